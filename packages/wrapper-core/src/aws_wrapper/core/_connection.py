@@ -1,0 +1,285 @@
+"""The wrapper connection: PEP 249 surface over a plugin pipeline and a replaceable physical connection."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from ._config import CoreConfig
+from ._cursor import AwsWrapperCursor
+from ._runtime import Runtime
+from .conninfo import parse_conninfo
+from .driver import ISOLATION_LEVELS, driver_dialect_for
+from .errors import AwsConnectError, ConfigurationError, InterfaceError
+from .methods import DbApiMethod
+from .plugin import Plugin
+from .registry import REGISTRY
+from .services import SessionField
+
+__all__ = ["AwsWrapperConnection", "connect"]
+
+logger = logging.getLogger("aws_wrapper.core")
+P = TypeVar("P", bound=Plugin)
+_M = DbApiMethod
+
+
+class AwsWrapperConnection:
+    """A DB-API connection whose calls run through the configured plugins.
+
+    Create it with :meth:`connect`. Attributes the wrapper does not define are read from the current driver
+    connection (``conn.info``, ``conn.add_notice_handler``, ...).
+    """
+
+    _rt: Runtime
+
+    @staticmethod
+    def connect(
+        target: Callable[..., Any] | None = None, conninfo: str = "", *args: Any, **kwargs: Any
+    ) -> AwsWrapperConnection:
+        """Open a wrapper connection.
+
+        ``target`` is the driver's connect function (``psycopg.Connection.connect``, ``mysql.connector.connect``);
+        ``conninfo`` a libpq ``key=value`` string or a URL; keyword arguments are merged over it (they win).
+        Wrapper settings and driver parameters share the same namespace; the wrapper removes its own settings
+        before calling the driver.
+        """
+        if target is None:
+            raise ConfigurationError(
+                "a target driver connect function is required, e.g. psycopg.Connection.connect"
+            )
+        if not callable(target):
+            raise ConfigurationError(f"target must be the driver's connect function, got {target!r}")
+        if args:
+            raise ConfigurationError(
+                "connect() takes the target, a conninfo string and keyword arguments only"
+            )
+        props: dict[str, Any] = parse_conninfo(conninfo)
+        props.update(kwargs)
+        config = CoreConfig.parse(props)
+        driver = driver_dialect_for(target, config.wrapper_driver_dialect)
+        factories = REGISTRY.resolve(config.plugins, auto_sort=config.auto_sort)
+        rt = Runtime(target, props, config, driver)
+        rt.install_plugins(factories)
+        self = AwsWrapperConnection.__new__(AwsWrapperConnection)
+        self._bind(rt)
+        try:
+            rt.pipelines.init_host_provider(rt.props)
+            if rt.current_connection is None:
+                conn = rt.open_initial()
+                if conn is None:
+                    raise AwsConnectError(f"no connection could be opened to {rt.initial_host.url!r}")
+                rt.set_current(conn, rt.current_host or rt.initial_host)
+            try:
+                rt.refresh()
+            except Exception as exc:  # a topology that cannot be read yet must not fail the connect
+                logger.debug("initial topology refresh failed: %s", exc)
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def _bind(self, rt: Runtime) -> None:
+        self._rt = rt
+        self.closed = False
+        chains = rt.chains
+        self._x_commit = chains[_M.CONNECTION_COMMIT]
+        self._x_rollback = chains[_M.CONNECTION_ROLLBACK]
+
+    # -- DB-API ------------------------------------------------------------------------------------------------
+    @property
+    def target_connection(self) -> Any:
+        """The current driver connection (a different object after a failover)."""
+        return self._rt.current_connection
+
+    @property
+    def is_closed(self) -> bool:
+        conn = self._rt.current_connection
+        return self.closed or conn is None or self._rt.driver.is_closed(conn)
+
+    def cursor(self, *args: Any, **kwargs: Any) -> AwsWrapperCursor:
+        if self.closed:
+            raise InterfaceError("the connection is closed")
+        return AwsWrapperCursor(self, args, kwargs)
+
+    def execute(self, query: Any, params: Any = None, *args: Any, **kwargs: Any) -> AwsWrapperCursor:
+        """Shortcut (as psycopg's ``Connection.execute``): a new cursor that ran ``query``."""
+        cur = self.cursor()
+        cur.execute(query, params, *args, **kwargs)
+        return cur
+
+    def commit(self) -> None:
+        conn = self._live()
+        chain = self._x_commit
+        if chain is None:
+            conn.commit()
+        else:
+            chain(conn, conn.commit)
+
+    def rollback(self) -> None:
+        conn = self._live()
+        chain = self._x_rollback
+        if chain is None:
+            conn.rollback()
+        else:
+            chain(conn, conn.rollback)
+
+    def close(self) -> None:
+        """Close the physical connection (restoring its pristine session state first when configured)."""
+        if self.closed:
+            return
+        rt = self._rt
+        conn = rt.current_connection
+        try:
+            if conn is not None:
+                self._call(_M.CONNECTION_CLOSE, partial(rt.dispose, conn))
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self.closed = True
+        self._rt.closed = True
+        self._rt.release()
+
+    # -- session state -------------------------------------------------------------------------------------------
+    @property
+    def autocommit(self) -> bool:
+        conn = self._live()
+        return bool(self._call(_M.CONNECTION_AUTOCOMMIT, partial(self._rt.driver.get_autocommit, conn)))
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        self._set_field(SessionField.AUTOCOMMIT, bool(value), _M.CONNECTION_AUTOCOMMIT_SETTER)
+
+    @property
+    def read_only(self) -> bool:
+        conn = self._live()
+        return bool(self._call(_M.CONNECTION_IS_READ_ONLY, partial(self._rt.driver.get_read_only, conn)))
+
+    @read_only.setter
+    def read_only(self, value: bool) -> None:
+        self._set_field(SessionField.READ_ONLY, bool(value), _M.CONNECTION_SET_READ_ONLY)
+
+    @property
+    def isolation_level(self) -> str | None:
+        """The transaction isolation level as a canonical name (``"READ COMMITTED"``, ...); None = server default."""
+        conn = self._live()
+        result = self._call(_M.CONNECTION_ISOLATION_LEVEL, partial(self._rt.driver.get_isolation_level, conn))
+        return None if result is None else str(result)
+
+    @isolation_level.setter
+    def isolation_level(self, value: str | None) -> None:
+        level = None if value is None else _canonical_isolation(value)
+        self._set_field(SessionField.ISOLATION_LEVEL, level, _M.CONNECTION_SET_ISOLATION_LEVEL)
+
+    def set_autocommit(self, value: bool) -> None:
+        self.autocommit = value
+
+    def set_read_only(self, value: bool) -> None:
+        self.read_only = value
+
+    def _set_field(self, field: SessionField, value: object, method: DbApiMethod) -> None:
+        rt = self._rt
+        driver = rt.driver
+
+        def apply() -> None:
+            conn = self._live()  # evaluated late: a plugin may have switched the connection meanwhile
+            state = rt.session.get(field)
+            pristine = state.pristine
+            if not state.changed:
+                pristine = _read_field(driver, conn, field)
+            rt._apply(conn, field, value)
+            state.record(value, pristine)
+
+        self._call(method, apply)
+
+    # -- plumbing ------------------------------------------------------------------------------------------------
+    def _live(self) -> Any:
+        conn = self._rt.current_connection
+        if self.closed or conn is None:
+            raise InterfaceError("the connection is closed")
+        return conn
+
+    def _call(self, method: DbApiMethod, call: Callable[[], Any]) -> Any:
+        chain = self._rt.chains[method]
+        if chain is None:
+            return call()
+        return chain(self._rt.current_connection, call)
+
+    def plugin(self, cls: type[P]) -> P | None:
+        """The plugin instance of class ``cls`` in this connection's pipeline, if any."""
+        for plugin in self._rt.plugins:
+            if isinstance(plugin, cls):
+                return plugin
+        return None
+
+    def tpc_begin(self, xid: Any) -> None:
+        self._call(_M.CONNECTION_TPC_BEGIN, partial(self._live().tpc_begin, xid))
+
+    def tpc_prepare(self) -> None:
+        self._call(_M.CONNECTION_TPC_PREPARE, self._live().tpc_prepare)
+
+    def tpc_commit(self, xid: Any = None) -> None:
+        conn = self._live()
+        self._call(
+            _M.CONNECTION_TPC_COMMIT, conn.tpc_commit if xid is None else partial(conn.tpc_commit, xid)
+        )
+
+    def tpc_rollback(self, xid: Any = None) -> None:
+        conn = self._live()
+        self._call(
+            _M.CONNECTION_TPC_ROLLBACK, conn.tpc_rollback if xid is None else partial(conn.tpc_rollback, xid)
+        )
+
+    def tpc_recover(self) -> Any:
+        return self._call(_M.CONNECTION_TPC_RECOVER, self._live().tpc_recover)
+
+    def __enter__(self) -> AwsWrapperConnection:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        """psycopg semantics on PostgreSQL (commit on success, roll back on error, then close); on MySQL, like
+        mysql-connector, roll back an open transaction and close."""
+        try:
+            if not self.closed and not self.is_closed:
+                in_tx = self._rt.is_in_transaction()
+                if in_tx and exc_type is None and self._rt.driver.engine == "pg":
+                    self.commit()
+                elif in_tx:
+                    self.rollback()
+        finally:
+            self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_rt", "closed"):
+            raise AttributeError(name)
+        conn = self._rt.current_connection
+        if conn is None:
+            raise AttributeError(name)
+        return getattr(conn, name)
+
+    def __repr__(self) -> str:
+        host = self._rt.current_host
+        state = "closed" if self.closed else f"on {host.url if host else '?'}"
+        return f"<AwsWrapperConnection {self._rt.driver.code} {state}>"
+
+
+def _read_field(driver: Any, conn: Any, field: SessionField) -> object:
+    if field is SessionField.AUTOCOMMIT:
+        return driver.get_autocommit(conn)
+    if field is SessionField.READ_ONLY:
+        return driver.get_read_only(conn)
+    return driver.get_isolation_level(conn)
+
+
+def _canonical_isolation(value: object) -> str:
+    name = str(getattr(value, "name", value)).strip().upper().replace("_", " ")
+    if name not in ISOLATION_LEVELS:
+        raise ConfigurationError(
+            f"invalid isolation level {value!r}: expected one of {', '.join(ISOLATION_LEVELS)}"
+        )
+    return name
+
+
+connect = AwsWrapperConnection.connect

@@ -1,0 +1,153 @@
+"""Compiles the plugin pipelines of one wrapper connection, once.
+
+For each DB-API method the subscribed plugins are linked into a chain of small callables ending at the driver
+call. A method nobody subscribes to gets ``None``: the connection then calls the driver directly (bypass).
+Nothing is allocated per call except the driver-call thunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from .hostinfo import HostInfo, HostRole
+from .methods import DbApiMethod
+from .plugin import (
+    ConnectionChange,
+    ConnectProceed,
+    ExecuteProceed,
+    HostChange,
+    OldConnectionSuggestion,
+    Plugin,
+    RawConnection,
+)
+
+T = TypeVar("T")
+ExecuteChain = Callable[[object, Callable[[], Any]], Any]
+ConnectTerminal = Callable[[HostInfo, Mapping[str, Any], bool], RawConnection]
+
+
+def _terminal(target: object, call: Callable[[], T]) -> T:
+    return call()
+
+
+class _ExecLink:
+    __slots__ = ("_execute", "_method", "_next")
+
+    def __init__(self, execute: Callable[..., Any], method: DbApiMethod, next_: ExecuteProceed) -> None:
+        self._execute = execute
+        self._method = method
+        self._next = next_
+
+    def __call__(self, target: object, call: Callable[[], T]) -> T:
+        result: T = self._execute(self._method, target, call, self._next)
+        return result
+
+
+class _ConnectLink:
+    __slots__ = ("_connect", "_next")
+
+    def __init__(self, connect: Callable[..., RawConnection], next_: ConnectProceed) -> None:
+        self._connect = connect
+        self._next = next_
+
+    def __call__(self, host: HostInfo, props: Mapping[str, Any], initial: bool) -> RawConnection:
+        return self._connect(host, props, initial, self._next)
+
+
+def overrides(plugin: Plugin, name: str) -> bool:
+    """Whether ``plugin`` takes part in pipeline ``name`` (its class overrides the base method)."""
+    return getattr(type(plugin), name) is not getattr(Plugin, name)
+
+
+class Pipelines:
+    """The compiled pipelines of one wrapper connection."""
+
+    def __init__(
+        self,
+        plugins: Sequence[Plugin],
+        network_terminal: ExecuteChain | None = None,
+        network_methods: frozenset[DbApiMethod] = frozenset(),
+    ) -> None:
+        self.plugins = tuple(plugins)
+        self._network_terminal = network_terminal
+        self._network_methods = network_methods
+        self.execute: dict[DbApiMethod, ExecuteChain | None] = {m: self._compile(m) for m in DbApiMethod}
+        self._connect_cache: dict[tuple[str, int], ConnectProceed] = {}
+
+    def _compile(self, method: DbApiMethod) -> ExecuteChain | None:
+        subscribed = [p for p in self.plugins if method in p.subscribed_methods and overrides(p, "execute")]
+        terminal: ExecuteChain | None = None
+        if self._network_terminal is not None and method in self._network_methods:
+            terminal = self._network_terminal
+        if not subscribed:
+            return terminal
+        chain: ExecuteProceed = terminal or _terminal
+        for plugin in reversed(subscribed):
+            chain = _ExecLink(plugin.execute, method, chain)
+        return chain
+
+    # -- connect / force_connect -------------------------------------------------------------------------
+    def connect_chain(
+        self, name: str, terminal: ConnectTerminal, skip: Plugin | None = None
+    ) -> ConnectProceed:
+        key = (name, id(skip))
+        chain = self._connect_cache.get(key)
+        if chain is None:
+            chain = terminal
+            for plugin in reversed(self.plugins):
+                if plugin is not skip and overrides(plugin, name):
+                    chain = _ConnectLink(getattr(plugin, name), chain)
+            self._connect_cache[key] = chain
+        return chain
+
+    # -- the other pipelines -----------------------------------------------------------------------------
+    def init_host_provider(self, props: Mapping[str, Any]) -> None:
+        participants = [p for p in self.plugins if overrides(p, "init_host_provider")]
+
+        def run(index: int) -> None:
+            if index < len(participants):
+                participants[index].init_host_provider(props, lambda: run(index + 1))
+
+        run(0)
+
+    def notify_connection_changed(self, changes: frozenset[ConnectionChange]) -> OldConnectionSuggestion:
+        result = OldConnectionSuggestion.NO_OPINION
+        for plugin in self.plugins:
+            if overrides(plugin, "notify_connection_changed"):
+                answer = plugin.notify_connection_changed(changes)
+                if answer is OldConnectionSuggestion.PRESERVE or (
+                    answer is OldConnectionSuggestion.DISPOSE and result is OldConnectionSuggestion.NO_OPINION
+                ):
+                    result = answer
+        return result
+
+    def notify_host_list_changed(self, changes: Mapping[str, frozenset[HostChange]]) -> None:
+        for plugin in self.plugins:
+            if overrides(plugin, "notify_host_list_changed"):
+                plugin.notify_host_list_changed(changes)
+
+    def accepts_strategy(self, role: HostRole, strategy: str) -> bool:
+        return any(
+            p.accepts_strategy(role, strategy) for p in self.plugins if overrides(p, "accepts_strategy")
+        )
+
+    def get_host_info_by_strategy(
+        self, role: HostRole, strategy: str, hosts: Sequence[HostInfo]
+    ) -> HostInfo | None:
+        for plugin in self.plugins:
+            if overrides(plugin, "get_host_info_by_strategy"):
+                host = plugin.get_host_info_by_strategy(role, strategy, hosts)
+                if host is not None:
+                    return host
+        return None
+
+    def release_resources(self) -> list[BaseException]:
+        errors: list[BaseException] = []
+        for plugin in self.plugins:
+            if overrides(plugin, "release_resources"):
+                try:
+                    plugin.release_resources()
+                except Exception as exc:
+                    errors.append(exc)
+        return errors

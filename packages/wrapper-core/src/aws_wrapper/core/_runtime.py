@@ -1,0 +1,419 @@
+"""The state and services of one wrapper connection.
+
+One object implements the narrow service protocols a plugin receives (connection, topology, connector, dialects,
+session state); plugins only ever see them typed as those protocols.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from importlib.metadata import entry_points
+from types import MappingProxyType
+from typing import Any
+
+from ._config import CORE_SETTINGS, DRIVER_MAPPED, CoreConfig
+from ._pipeline import ExecuteChain, Pipelines
+from .driver import DriverDialect
+from .errors import AwsConnectError, ConfigurationError
+from .host_list import AVAILABILITY, StaticHostListProvider
+from .hostinfo import HostAvailability, HostInfo, HostRole
+from .methods import DbApiMethod
+from .monitors import MONITORS
+from .plugin import (
+    ConnectionChange,
+    HostChange,
+    OldConnectionSuggestion,
+    Plugin,
+    PluginFactory,
+    RawConnection,
+)
+from .registry import REGISTRY
+from .services import (
+    DatabaseDialect,
+    DialectManager,
+    ErrorClassifier,
+    HostListContext,
+    HostListProvider,
+    SessionField,
+)
+from .session_state import SessionState, SessionStateTransferHandlers
+from .storage import STORAGE
+
+logger = logging.getLogger("aws_wrapper.core")
+
+_lock = threading.Lock()
+_dialect_manager: tuple[DialectManager | None] | None = None
+_wrapper_keys: tuple[frozenset[str], tuple[str, ...]] | None = None
+
+
+def dialect_manager() -> DialectManager | None:
+    """The installed dialect manager (aws-wrapper-dialects), loaded once per process."""
+    global _dialect_manager
+    if _dialect_manager is None:
+        with _lock:
+            if _dialect_manager is None:
+                manager: DialectManager | None = None
+                for ep in entry_points(group="aws_wrapper.dialect_manager"):
+                    try:
+                        manager = ep.load()()
+                        break
+                    except Exception as exc:
+                        logger.warning("dialect manager %r could not be loaded: %s", ep.value, exc)
+                _dialect_manager = (manager,)
+    return _dialect_manager[0]
+
+
+def wrapper_keys() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Setting names and key prefixes that belong to the wrapper (every installed plugin's, enabled or not)."""
+    global _wrapper_keys
+    if _wrapper_keys is None:
+        names = {s.name for s in CORE_SETTINGS} - DRIVER_MAPPED
+        prefixes: set[str] = set()
+        for factory in REGISTRY.all_factories():
+            names.update(s.name for s in factory.settings)
+            prefixes.update(factory.setting_prefixes)
+        names.update(("cluster_id", "cluster_instance_host_pattern"))
+        _wrapper_keys = (frozenset(names | DRIVER_MAPPED), tuple(sorted(prefixes)))
+    return _wrapper_keys
+
+
+class GenericDialect:
+    """Used when aws-wrapper-dialects is not installed: no topology, driver-level error classification."""
+
+    def __init__(self, driver: DriverDialect) -> None:
+        self._driver = driver
+
+    @property
+    def code(self) -> str:
+        return self._driver.engine
+
+    @property
+    def engine(self) -> str:
+        return self._driver.engine
+
+    @property
+    def default_port(self) -> int:
+        return self._driver.default_port
+
+    @property
+    def errors(self) -> ErrorClassifier:
+        return self._driver.errors
+
+    def create_host_list_provider(self, context: HostListContext) -> HostListProvider:
+        return StaticHostListProvider(context.initial_host)
+
+
+class Runtime:
+    """One wrapper connection's services (see :mod:`aws_wrapper.core.services`)."""
+
+    def __init__(
+        self,
+        target_connect: Callable[..., Any],
+        props: dict[str, Any],
+        config: CoreConfig,
+        driver: DriverDialect,
+    ) -> None:
+        self.target_connect = target_connect
+        self.props: Mapping[str, Any] = MappingProxyType(props)
+        self.config = config
+        self.driver = driver
+        self.session = SessionState()
+        self.generation = 0  # bumped on every switch of the physical connection (stale cursor detection)
+        self.closed = False
+        self._current: RawConnection | None = None
+        self._current_host: HostInfo | None = None
+        self._initial_host = _initial_host(props, driver)
+        self._manager = dialect_manager()
+        self._dialect: DatabaseDialect = (
+            self._manager.initial(self._initial_host, driver, self.props)
+            if self._manager
+            else GenericDialect(driver)
+        )
+        self._provider: HostListProvider = self._dialect.create_host_list_provider(self._host_list_context())
+        self._hosts: tuple[HostInfo, ...] = (self._initial_host,)
+        self.pipelines = Pipelines(())
+        self.plugins: tuple[Plugin, ...] = ()
+        self.chains: dict[DbApiMethod, ExecuteChain | None] = self.pipelines.execute
+
+    def _host_list_context(self) -> HostListContext:
+        return HostListContext(
+            props=self.props,
+            initial_host=self._initial_host,
+            driver=self.driver,
+            connector=self,
+            storage=STORAGE,
+            monitors=MONITORS,
+            aux_query_timeout=self.config.aux_query_timeout,
+        )
+
+    def install_plugins(self, factories: Iterable[type[PluginFactory]]) -> None:
+        from .services import PluginContext
+
+        context = PluginContext(
+            props=self.props,
+            config=self.config,
+            connection=self,
+            topology=self,
+            connector=self,
+            dialects=self,
+            session_state=self,
+            storage=STORAGE,
+            monitors=MONITORS,
+        )
+        plugins = [factory().create(context) for factory in factories]
+        terminal = None
+        if self.config.socket_timeout is not None:
+            terminal = partial(_timed_call, self.config.socket_timeout, self)
+        self.plugins = tuple(plugins)
+        self.pipelines = Pipelines(plugins, terminal, self.driver.network_bound_methods)
+        self.chains = self.pipelines.execute
+
+    # -- ConnectionService -------------------------------------------------------------------------------
+    @property
+    def current_connection(self) -> RawConnection | None:
+        return self._current
+
+    @property
+    def current_host(self) -> HostInfo | None:
+        return self._current_host
+
+    @property
+    def initial_host(self) -> HostInfo:
+        return self._initial_host
+
+    @initial_host.setter
+    def initial_host(self, host: HostInfo) -> None:
+        self._initial_host = host
+
+    def is_in_transaction(self) -> bool:
+        conn = self._current
+        return conn is not None and self.driver.is_in_transaction(conn)
+
+    def abort(self, conn: RawConnection) -> None:
+        self.driver.abort(conn)
+
+    def set_current(self, conn: RawConnection, host: HostInfo) -> None:
+        old = self._current
+        if old is conn:
+            self._current_host = host
+            return
+        if old is None:
+            self._current, self._current_host = conn, host
+            self.generation += 1
+            self.pipelines.notify_connection_changed(frozenset({ConnectionChange.INITIAL_CONNECTION}))
+            return
+        if self.config.transfer_session_state:
+            self._transfer_state(conn)
+        was_in_tx = False
+        try:
+            was_in_tx = self.driver.is_in_transaction(old)
+        except Exception:
+            pass
+        self._current, self._current_host = conn, host
+        self.generation += 1
+        if was_in_tx and self.config.rollback_on_switch:
+            try:
+                self.driver.rollback(old)
+            except Exception:
+                logger.debug("rollback of the replaced connection failed", exc_info=True)
+        answer = self.pipelines.notify_connection_changed(
+            frozenset({ConnectionChange.CONNECTION_OBJECT_CHANGED})
+        )
+        if answer is not OldConnectionSuggestion.PRESERVE:
+            self.dispose(old)
+
+    def dispose(self, conn: RawConnection) -> None:
+        """Restore the pristine session state (when configured) and close ``conn`` quietly."""
+        if self.config.reset_session_state and not self.driver.is_closed(conn):
+            self._reset_state(conn)
+        self.driver.close(conn)
+
+    def _transfer_state(self, conn: RawConnection) -> None:
+        handler = SessionStateTransferHandlers.get_transfer_session_state_on_switch_func()
+        if handler is not None and handler(self.session.copy(), conn):
+            return
+        for field in self.session.changed_fields():
+            self._apply(conn, field, self.session.get(field).value)
+
+    def _reset_state(self, conn: RawConnection) -> None:
+        handler = SessionStateTransferHandlers.get_reset_session_state_on_close_func()
+        try:
+            if handler is not None and handler(self.session.copy(), conn):
+                return
+            if self.driver.is_in_transaction(conn):
+                return  # the connection is closing: the open transaction is discarded with it
+            for field in self.session.changed_fields():
+                value = self.session.get(field)
+                if value.pristine != value.value:
+                    self._apply(conn, field, value.pristine)
+        except Exception:
+            logger.debug("restoring the pristine session state failed", exc_info=True)
+
+    def _apply(self, conn: RawConnection, field: SessionField, value: object) -> None:
+        if field is SessionField.AUTOCOMMIT:
+            self.driver.set_autocommit(conn, bool(value))
+        elif field is SessionField.READ_ONLY:
+            self.driver.set_read_only(conn, bool(value))
+        else:
+            self.driver.set_isolation_level(conn, value if isinstance(value, str) else None)
+
+    # -- SessionStateService -------------------------------------------------------------------------------
+    def current(self, field: SessionField) -> object | None:
+        return self.session.get(field).value
+
+    def pristine(self, field: SessionField) -> object | None:
+        return self.session.get(field).pristine
+
+    # -- DialectService --------------------------------------------------------------------------------------
+    @property
+    def database(self) -> DatabaseDialect:
+        return self._dialect
+
+    @property
+    def errors(self) -> ErrorClassifier:
+        return self._dialect.errors
+
+    def _refine_dialect(self, conn: RawConnection) -> None:
+        if self._manager is None or self.config.wrapper_dialect:
+            return
+        dialect = self._manager.refine(conn, self._dialect, self.driver, self.props)
+        if dialect is not self._dialect:
+            logger.debug("database dialect changed from %s to %s", self._dialect.code, dialect.code)
+            self._dialect = dialect
+            self._provider.release_resources()
+            self._provider = dialect.create_host_list_provider(self._host_list_context())
+
+    # -- TopologyService ---------------------------------------------------------------------------------------
+    @property
+    def hosts(self) -> tuple[HostInfo, ...]:
+        apply = AVAILABILITY.apply
+        return tuple(apply(h) for h in self._hosts)
+
+    @property
+    def provider(self) -> HostListProvider:
+        return self._provider
+
+    @provider.setter
+    def provider(self, provider: HostListProvider) -> None:
+        self._provider = provider
+
+    def refresh(self) -> tuple[HostInfo, ...]:
+        self._update_hosts(self._provider.refresh(self._current))
+        return self.hosts
+
+    def force_refresh(self, *, verify_writer: bool = False, timeout: float = 5.0) -> tuple[HostInfo, ...]:
+        self._update_hosts(
+            self._provider.force_refresh(self._current, verify_writer=verify_writer, timeout=timeout)
+        )
+        return self.hosts
+
+    def identify_connection(self, conn: RawConnection) -> HostInfo | None:
+        return self._provider.identify_connection(conn)
+
+    def get_host_role(self, conn: RawConnection) -> HostRole:
+        return self._provider.get_host_role(conn)
+
+    def set_availability(self, aliases: Iterable[str], availability: HostAvailability) -> None:
+        AVAILABILITY.set(aliases, availability)
+
+    def _update_hosts(self, hosts: Iterable[HostInfo]) -> None:
+        new = tuple(hosts)
+        if not new or new == self._hosts:
+            self._hosts = new or self._hosts
+            return
+        old = {h.url: h for h in self._hosts}
+        changes: dict[str, frozenset[HostChange]] = {}
+        for host in new:
+            before = old.pop(host.url, None)
+            if before is None:
+                changes[host.url] = frozenset({HostChange.HOST_ADDED})
+            elif before.role is not host.role:
+                kind = (
+                    HostChange.CONVERTED_TO_WRITER
+                    if host.role is HostRole.WRITER
+                    else HostChange.CONVERTED_TO_READER
+                )
+                changes[host.url] = frozenset({kind})
+        for url in old:
+            changes[url] = frozenset({HostChange.HOST_DELETED})
+        self._hosts = new
+        if changes:
+            self.pipelines.notify_host_list_changed(changes)
+
+    # -- ConnectorService -------------------------------------------------------------------------------------
+    def connect(
+        self, host: HostInfo, props: Mapping[str, Any] | None = None, *, skip: Plugin | None = None
+    ) -> RawConnection:
+        chain = self.pipelines.connect_chain("connect", self._terminal_connect, skip)
+        return chain(host, self.props if props is None else props, False)
+
+    def force_connect(
+        self, host: HostInfo, props: Mapping[str, Any] | None = None, *, skip: Plugin | None = None
+    ) -> RawConnection:
+        chain = self.pipelines.connect_chain("force_connect", self._terminal_connect, skip)
+        return chain(host, self.props if props is None else props, False)
+
+    def open_initial(self) -> RawConnection:
+        chain = self.pipelines.connect_chain("connect", self._terminal_connect)
+        return chain(self._initial_host, self.props, True)
+
+    def _terminal_connect(self, host: HostInfo, props: Mapping[str, Any], initial: bool) -> RawConnection:
+        config = self.config if props is self.props else CoreConfig.parse(props)
+        args = self.driver.prepare_connect_args(host, self.driver_props(props), config)
+        conn = self.driver.connect(self.target_connect, args)
+        AVAILABILITY.set(host.all_aliases, HostAvailability.AVAILABLE)
+        if initial:
+            try:
+                self._refine_dialect(conn)
+            except BaseException:
+                self.driver.close(conn)
+                raise
+        return conn
+
+    def driver_props(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        names, prefixes = wrapper_keys()
+        return {
+            k: v
+            for k, v in props.items()
+            if k not in names and not k.startswith(prefixes) and k not in ("host", "port")
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def release(self) -> None:
+        errors = self.pipelines.release_resources()
+        for error in errors:
+            logger.debug("plugin release failed: %s", error)
+
+
+def _timed_call(timeout: float, runtime: Runtime, target: object, call: Callable[[], Any]) -> Any:
+    from ._watchdog import run_with_deadline
+
+    conn = runtime.current_connection
+    if conn is None:
+        return call()
+    return run_with_deadline(timeout, partial(runtime.driver.abort, conn), call, "network-bound call")
+
+
+def _initial_host(props: Mapping[str, Any], driver: DriverDialect) -> HostInfo:
+    host = str(props.get("host") or "")
+    raw_port = props.get("port")
+    if raw_port is None or raw_port == "":
+        port = driver.default_port
+    else:
+        try:
+            port = int(str(raw_port))
+        except ValueError:
+            raise ConfigurationError(
+                f"invalid value {raw_port!r} for setting 'port': expected an integer"
+            ) from None
+        if not 0 < port < 65536:
+            raise ConfigurationError(
+                f"invalid value {raw_port!r} for setting 'port': must be between 1 and 65535"
+            )
+    return HostInfo(host, port)
+
+
+__all__ = ["Runtime", "GenericDialect", "AwsConnectError"]

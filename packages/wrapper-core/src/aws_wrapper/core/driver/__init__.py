@@ -1,0 +1,47 @@
+"""Driver dialects: psycopg 3 and mysql-connector-python (pure Python and C extension)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ConfigurationError
+from ._base import ISOLATION_LEVELS, DriverDialect
+
+__all__ = ["DriverDialect", "ISOLATION_LEVELS", "driver_dialect_for", "register_driver_dialect"]
+
+_custom: list[DriverDialect] = []
+
+
+def register_driver_dialect(dialect: DriverDialect) -> None:
+    """Add a driver dialect (checked before the built-in ones)."""
+    _custom.insert(0, dialect)
+
+
+def _builtin() -> list[DriverDialect]:
+    from ._mysql import MySqlConnectorDialect
+    from ._psycopg import PsycopgDialect
+
+    return [PsycopgDialect(), MySqlConnectorDialect()]
+
+
+def driver_dialect_for(connect_func: Callable[..., Any], forced: str | None = None) -> DriverDialect:
+    """The dialect for ``connect_func`` (or the one named by ``wrapper_driver_dialect``)."""
+    candidates = [*_custom, *_builtin()]
+    if forced:
+        for dialect in candidates:
+            if dialect.code == forced.strip().lower():
+                return dialect
+        codes = ", ".join(d.code for d in candidates)
+        raise ConfigurationError(
+            f"invalid value {forced!r} for setting 'wrapper_driver_dialect': expected one of {codes}"
+        )
+    for dialect in candidates:
+        if dialect.matches(connect_func):
+            return dialect
+    name = getattr(connect_func, "__qualname__", repr(connect_func))
+    module = getattr(connect_func, "__module__", "?")
+    raise ConfigurationError(
+        f"unsupported target driver {module}.{name}: expected psycopg.Connection.connect or mysql.connector.connect"
+        " (or set wrapper_driver_dialect)"
+    )

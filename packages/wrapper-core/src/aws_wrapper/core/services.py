@@ -1,0 +1,231 @@
+"""Narrow services a plugin receives in its :class:`PluginContext`. Each is a small Protocol."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .hostinfo import HostAvailability, HostInfo, HostRole
+from .plugin import Plugin, RawConnection
+
+if TYPE_CHECKING:
+    from ._config import CoreConfig
+    from .driver import DriverDialect
+    from .monitors import MonitorService
+    from .storage import StorageService
+
+__all__ = [
+    "PluginContext",
+    "ConnectionService",
+    "TopologyService",
+    "HostListProvider",
+    "ConnectorService",
+    "DialectService",
+    "DatabaseDialect",
+    "DialectManager",
+    "ErrorClassifier",
+    "SessionStateService",
+    "SessionField",
+]
+
+
+class ErrorClassifier(Protocol):
+    """Classifies driver exceptions. Implementations must look through ``__cause__``/``__context__`` chains and
+    wrapper errors' ``driver_error``."""
+
+    def is_network_error(self, error: BaseException) -> bool: ...
+
+    def is_login_error(self, error: BaseException) -> bool: ...
+
+    def is_read_only_error(self, error: BaseException) -> bool:
+        """The server refused a write because it is (now) a reader, e.g. a demoted writer."""
+        ...
+
+
+class HostListProvider(Protocol):
+    """Knows the hosts of the cluster behind one wrapper connection."""
+
+    @property
+    def cluster_id(self) -> str: ...
+
+    @property
+    def is_static(self) -> bool:
+        """True when the host list never changes (a plain connection string)."""
+        ...
+
+    def refresh(self, conn: RawConnection | None) -> Sequence[HostInfo]:
+        """The current topology, from a shared cache when fresh. ``conn`` may be used when nothing is cached."""
+        ...
+
+    def force_refresh(
+        self, conn: RawConnection | None, *, verify_writer: bool, timeout: float
+    ) -> Sequence[HostInfo]:
+        """A topology read now (shared between concurrent callers). With ``verify_writer``, returns only once a
+        writer has been verified by connecting to it, or raises ``TimeoutError`` after ``timeout`` seconds."""
+        ...
+
+    def identify_connection(self, conn: RawConnection) -> HostInfo | None:
+        """Which topology host ``conn`` is connected to (None if it cannot be told)."""
+        ...
+
+    def get_host_role(self, conn: RawConnection) -> HostRole: ...
+
+    def release_resources(self) -> None: ...
+
+
+class DatabaseDialect(Protocol):
+    """What the wrapper knows about a kind of database server (engine + managed-service flavour)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def engine(self) -> str:
+        """``"pg"`` or ``"mysql"``."""
+        ...
+
+    @property
+    def default_port(self) -> int: ...
+
+    @property
+    def errors(self) -> ErrorClassifier: ...
+
+    def create_host_list_provider(self, context: HostListContext) -> HostListProvider: ...
+
+
+@dataclass(frozen=True)
+class HostListContext:
+    """What a dialect needs to build a host list provider for one wrapper connection."""
+
+    props: Mapping[str, Any]
+    initial_host: HostInfo
+    driver: DriverDialect
+    connector: ConnectorService
+    storage: StorageService
+    monitors: MonitorService
+    aux_query_timeout: float
+
+
+class DialectManager(Protocol):
+    """Chooses the database dialect (provided by aws-wrapper-dialects under the entry-point group
+    ``aws_wrapper.dialect_manager``). Core falls back to a generic dialect when none is installed."""
+
+    def initial(self, host: HostInfo, driver: DriverDialect, props: Mapping[str, Any]) -> DatabaseDialect:
+        """Before any connection: from ``wrapper_dialect`` or the host name."""
+        ...
+
+    def refine(
+        self, conn: RawConnection, current: DatabaseDialect, driver: DriverDialect, props: Mapping[str, Any]
+    ) -> DatabaseDialect:
+        """After a physical connect: probe the server; return ``current`` when nothing more specific matches.
+        Must never leave a transaction open nor raise for a failed probe."""
+        ...
+
+
+class ConnectionService(Protocol):
+    """The wrapper connection's current physical connection."""
+
+    @property
+    def current_connection(self) -> RawConnection | None: ...
+
+    @property
+    def current_host(self) -> HostInfo | None: ...
+
+    @property
+    def initial_host(self) -> HostInfo:
+        """The host the application asked for (may be replaced by a verified instance)."""
+        ...
+
+    @initial_host.setter
+    def initial_host(self, host: HostInfo) -> None: ...
+
+    def set_current(self, conn: RawConnection, host: HostInfo) -> None:
+        """Switch the wrapper connection to ``conn``: transfers session state, rolls back and closes the old
+        connection (unless a plugin asks to preserve it) and notifies the plugins."""
+        ...
+
+    def is_in_transaction(self) -> bool: ...
+
+    def abort(self, conn: RawConnection) -> None:
+        """Make every call in flight on ``conn`` fail at once with a network error (safe from any thread)."""
+        ...
+
+
+class TopologyService(Protocol):
+    @property
+    def hosts(self) -> tuple[HostInfo, ...]:
+        """The last known hosts (availability applied)."""
+        ...
+
+    @property
+    def provider(self) -> HostListProvider: ...
+
+    @provider.setter
+    def provider(self, provider: HostListProvider) -> None: ...
+
+    def refresh(self) -> tuple[HostInfo, ...]: ...
+
+    def force_refresh(self, *, verify_writer: bool = False, timeout: float = 5.0) -> tuple[HostInfo, ...]: ...
+
+    def identify_connection(self, conn: RawConnection) -> HostInfo | None: ...
+
+    def get_host_role(self, conn: RawConnection) -> HostRole: ...
+
+    def set_availability(self, aliases: Iterable[str], availability: HostAvailability) -> None:
+        """Process-wide: every wrapper connection sees the change in ``hosts``."""
+        ...
+
+
+class ConnectorService(Protocol):
+    def connect(
+        self, host: HostInfo, props: Mapping[str, Any] | None = None, *, skip: Plugin | None = None
+    ) -> RawConnection:
+        """Open a physical connection to ``host`` through the connect pipeline (``skip`` leaves one plugin out).
+        It does not become the current connection."""
+        ...
+
+    def force_connect(
+        self, host: HostInfo, props: Mapping[str, Any] | None = None, *, skip: Plugin | None = None
+    ) -> RawConnection: ...
+
+
+class DialectService(Protocol):
+    @property
+    def driver(self) -> DriverDialect: ...
+
+    @property
+    def database(self) -> DatabaseDialect: ...
+
+    @property
+    def errors(self) -> ErrorClassifier: ...
+
+
+class SessionField(enum.Enum):
+    AUTOCOMMIT = "autocommit"
+    READ_ONLY = "read_only"
+    ISOLATION_LEVEL = "isolation_level"
+
+
+class SessionStateService(Protocol):
+    def current(self, field: SessionField) -> object | None:
+        """The value set through the wrapper (None: never set)."""
+        ...
+
+    def pristine(self, field: SessionField) -> object | None: ...
+
+
+@dataclass(frozen=True)
+class PluginContext:
+    """Everything a plugin may use, handed to ``PluginFactory.create``."""
+
+    props: Mapping[str, Any]
+    config: CoreConfig
+    connection: ConnectionService
+    topology: TopologyService
+    connector: ConnectorService
+    dialects: DialectService
+    session_state: SessionStateService
+    storage: StorageService
+    monitors: MonitorService
