@@ -21,6 +21,11 @@ def package_dirs() -> list[Path]:
     )
 
 
+def fixture_dirs() -> list[Path]:
+    """Test-only distributions (e.g. a third-party plugin) that the suite needs installed, not imported."""
+    return sorted(p.parent for p in (ROOT / "tests-integration" / "fixtures").glob("*/pyproject.toml"))
+
+
 def requirement_for(pkg: Path) -> str:
     meta = tomllib.loads((pkg / "pyproject.toml").read_text())["project"]
     extras = sorted(meta.get("optional-dependencies", {}))
@@ -31,14 +36,14 @@ def requirement_for(pkg: Path) -> str:
 def main() -> int:
     venv = Path(sys.argv[1] if len(sys.argv) > 1 else ".venv")
     inputs = [ROOT / "tools/requirements-dev.txt", ROOT / "tools/bootstrap.py"]
-    inputs += [p / "pyproject.toml" for p in package_dirs()]
+    inputs += [p / "pyproject.toml" for p in package_dirs() + fixture_dirs()]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in inputs if p.exists())).hexdigest()
     stamp = venv / ".aws-wrapper-stamp"
     if stamp.exists() and stamp.read_text() == digest:
         return 0
     args = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     args += ["-r", str(ROOT / "tools/requirements-dev.txt")]
-    for pkg in package_dirs():
+    for pkg in package_dirs() + fixture_dirs():
         args += ["-e", requirement_for(pkg)]
     print("bootstrap: installing the workspace into", venv, flush=True)
     # pip older than 24 does not match a dependency on a workspace member to the editable path given beside it.
