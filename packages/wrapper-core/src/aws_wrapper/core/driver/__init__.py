@@ -27,6 +27,10 @@ def _builtin() -> list[DriverDialect]:
 
 def driver_dialect_for(connect_func: Callable[..., Any], forced: str | None = None) -> DriverDialect:
     """The dialect for ``connect_func`` (or the one named by ``wrapper_driver_dialect``)."""
+    if not forced:
+        for dialect in _custom:
+            if dialect.matches(connect_func):
+                return dialect
     candidates = [*_custom, *_builtin()]
     if forced:
         for dialect in candidates:
