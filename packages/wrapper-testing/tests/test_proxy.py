@@ -35,7 +35,12 @@ needs_mariadb = pytest.mark.skipif(not _reachable(MARIADB), reason="no mariadb o
 
 def pg_connect(proxy: FaultProxy, **kwargs: Any) -> psycopg.Connection[tuple[Any, ...]]:
     return psycopg.connect(
-        host=proxy.listen_host, port=proxy.listen_port, user="postgres", dbname="postgres", autocommit=True, **kwargs
+        host=proxy.listen_host,
+        port=proxy.listen_port,
+        user="postgres",
+        dbname="postgres",
+        autocommit=True,
+        **kwargs,
     )
 
 
@@ -65,6 +70,14 @@ def eventually(check: Callable[[], bool], timeout: float = 3.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+def is_running(proxy: FaultProxy) -> bool:  # (a call, so that mypy does not keep a narrowed property)
+    return proxy.running
+
+
+def pending(proxy: FaultProxy) -> tuple[str, int] | None:
+    return proxy.pending_target
 
 
 def proxy_threads() -> list[threading.Thread]:
@@ -100,11 +113,13 @@ def test_large_payloads_both_ways(fault_proxy: FaultProxyFactory) -> None:
     with pg_connect(proxy) as conn:
         assert conn.execute("select length(repeat('x', 5000000))").fetchone() == (5000000,)
         row = conn.execute("select repeat('y', 4000000)").fetchone()
-        assert row is not None and len(row[0]) == 4000000
+        assert row is not None
+        assert len(row[0]) == 4000000
         assert conn.execute("select length(%s)", ("z" * 3000000,)).fetchone() == (3000000,)
         proxy.latency(0.05)
         row = conn.execute("select repeat('w', 3000000)").fetchone()
-        assert row is not None and len(row[0]) == 3000000
+        assert row is not None
+        assert len(row[0]) == 3000000
 
 
 # -- blackhole ----------------------------------------------------------------------------------------------------
@@ -135,7 +150,6 @@ def test_blackhole_hangs_a_mariadb_query_until_shut_down(fault_proxy: FaultProxy
     started = time.monotonic()
     with watchdog(1.0, conn.shutdown), pytest.raises(mysql_connector.Error):
         cur.execute("select 2")
-        cur.fetchall()
     elapsed = time.monotonic() - started
     assert 0.9 <= elapsed < 3.0, elapsed
 
@@ -155,13 +169,13 @@ def test_blackhole_accepts_but_never_answers_new_connections(fault_proxy: FaultP
         assert eventually(lambda: proxy.connection_count() >= 1)  # the TCP accept completed
         raw.settimeout(0.3)
         raw.sendall(b"\x00\x00\x00\x08\x04\xd2\x16\x2f")  # SSLRequest: a server would answer 'S' or 'N'
-        with pytest.raises(socket.timeout):
+        with pytest.raises(TimeoutError):
             raw.recv(1)
         assert behind.connection_count() == 0
         proxy.heal()  # the held connection now reaches the target and gets its answer
         raw.settimeout(3)
         assert raw.recv(1) in (b"S", b"N")
-        assert behind.connection_count() == 1
+        assert behind.connection_count() >= 1  # (psycopg may still hold the socket of its timed-out attempt)
 
 
 @needs_pg
@@ -173,7 +187,8 @@ def test_heal_releases_held_bytes_and_restores_new_connections(fault_proxy: Faul
     worker = threading.Thread(target=lambda: result.append(conn.execute("select 7").fetchone()))
     worker.start()
     time.sleep(0.3)
-    assert worker.is_alive() and not result  # held
+    assert worker.is_alive()
+    assert not result  # held
     started = time.monotonic()
     proxy.heal()
     worker.join(3)
@@ -244,12 +259,11 @@ def test_reset_all_fails_the_next_mariadb_query(fault_proxy: FaultProxyFactory) 
     proxy = fault_proxy(*MARIADB, listen_host=LISTEN)
     conn = my_connect(proxy, connection_timeout=5)
     try:
+        cur = conn.cursor()
         proxy.reset_all()
         started = time.monotonic()
         with pytest.raises(mysql_connector.Error):
-            cur = conn.cursor()
             cur.execute("select 1")
-            cur.fetchall()
         assert time.monotonic() - started < 0.5
     finally:
         with contextlib.suppress(Exception):
@@ -262,7 +276,7 @@ def test_latency_delays_each_chunk(fault_proxy: FaultProxyFactory) -> None:
     proxy = fault_proxy(*PG, listen_host=LISTEN)
     with pg_connect(proxy) as conn:
         proxy.latency(0.2)
-        assert proxy.mode is FaultMode.LATENCY and proxy.latency_seconds == 0.2
+        assert (proxy.mode, proxy.latency_seconds) == (FaultMode.LATENCY, 0.2)
         started = time.monotonic()
         assert conn.execute("select 1").fetchone() == (1,)
         elapsed = time.monotonic() - started
@@ -270,7 +284,7 @@ def test_latency_delays_each_chunk(fault_proxy: FaultProxyFactory) -> None:
         proxy.heal()
         started = time.monotonic()
         conn.execute("select 1")
-        assert time.monotonic() - started < 0.15
+        assert time.monotonic() - started < 0.3  # no 0.2 s per chunk any more
 
 
 @needs_mariadb
@@ -316,7 +330,7 @@ def test_retarget_with_delay_routes_new_connections_later(fault_proxy: FaultProx
         assert other.connection_count() == 0
     time.sleep(0.7)
     assert proxy.target == (other.listen_host, other.listen_port)
-    assert proxy.pending_target is None
+    assert pending(proxy) is None
     with pg_connect(proxy) as fresh:
         assert fresh.execute("select 1").fetchone() == (1,)
         assert other.connection_count() == 1
@@ -335,7 +349,7 @@ def test_retarget_identifies_the_answering_server(fault_proxy: FaultProxyFactory
             raw.settimeout(0.3)
             try:
                 return raw.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 return b""
 
     proxy.retarget(*MARIADB, delay=0.5)
@@ -374,10 +388,11 @@ def test_unreachable_target_resets_the_client(fault_proxy: FaultProxyFactory) ->
 def test_stop_leaves_no_thread_and_no_listener() -> None:
     had_thread = bool(proxy_threads())  # another proxy of this process may legitimately be running
     proxy = FaultProxy(LISTEN, 0, *PG).start()
-    assert proxy.running and len(proxy_threads()) == 1
+    assert len(proxy_threads()) == 1
     conn = pg_connect(proxy)
     proxy.stop()
-    assert not proxy.running
+    assert not is_running(proxy)
+    assert proxy.connection_count() == 0
     with pytest.raises(psycopg.OperationalError):
         conn.execute("select 1")
     conn.close()
@@ -421,9 +436,9 @@ def test_controls_before_start_and_validation() -> None:
     proxy.blackhole()
     assert proxy.mode is FaultMode.BLACKHOLE
     proxy.latency(0.5)
-    assert proxy.mode is FaultMode.LATENCY
+    assert (proxy.mode, proxy.latency_seconds) == (FaultMode.LATENCY, 0.5)
     proxy.heal()
-    assert proxy.mode is FaultMode.PASS and proxy.latency_seconds == 0.0
+    assert (proxy.mode, proxy.latency_seconds) == (FaultMode.PASS, 0.0)
     with pytest.raises(ValueError, match="-1"):
         proxy.latency(-1)
     with pytest.raises(ValueError, match="nan"):
@@ -449,7 +464,9 @@ def test_forwarding_overhead(fault_proxy: FaultProxyFactory, capsys: pytest.Capt
     rounds = 1000
     timings: dict[str, float] = {}
     with (
-        psycopg.connect(host=PG[0], port=PG[1], user="postgres", dbname="postgres", autocommit=True) as direct,
+        psycopg.connect(
+            host=PG[0], port=PG[1], user="postgres", dbname="postgres", autocommit=True
+        ) as direct,
         pg_connect(proxy) as proxied,
     ):
         for label, conn in (("direct", direct), ("proxied", proxied)) * 2:

@@ -76,7 +76,8 @@ def fake_aws_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
 def _require(module: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise ModuleNotFoundError(
-            f"{module!r} is not installed; install aws-wrapper-testing[aws] (moto[server] and boto3)", name=module
+            f"{module!r} is not installed; install aws-wrapper-testing[aws] (moto[server] and boto3)",
+            name=module,
         )
 
 

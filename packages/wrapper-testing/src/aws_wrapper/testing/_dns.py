@@ -123,7 +123,9 @@ def namespace_available() -> str | None:
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"cannot run unshare: {exc}"
     if done.returncode != 0:
-        return f"unshare --mount with a bind-mounted hosts file failed: {done.stderr.strip() or done.returncode}"
+        return (
+            f"unshare --mount with a bind-mounted hosts file failed: {done.stderr.strip() or done.returncode}"
+        )
     return None
 
 
@@ -143,7 +145,9 @@ def run_in_namespace(
 ) -> subprocess.CompletedProcess[str]:
     """``subprocess.run`` of ``argv`` inside the namespace (text mode unless told otherwise; no check)."""
     kwargs: dict[str, Any] = {"text": True, "check": False, **popen_kwargs}
-    return cast("subprocess.CompletedProcess[str]", subprocess.run(namespace_command(hosts_file, argv), **kwargs))
+    return cast(
+        "subprocess.CompletedProcess[str]", subprocess.run(namespace_command(hosts_file, argv), **kwargs)
+    )
 
 
 class DnsNamespace:

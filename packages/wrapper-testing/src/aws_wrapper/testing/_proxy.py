@@ -128,7 +128,8 @@ class _Half(asyncio.BufferedProtocol):
         self.proxy = link.proxy
         self.peer: _Half = self  # set by _Link
         self.transport: asyncio.Transport | None = None
-        self.pending: collections.deque[tuple[float, bytearray]] = collections.deque()  # (arrival time, chunk)
+        # chunks held back by a fault, with their arrival (loop) time
+        self.pending: collections.deque[tuple[float, bytearray]] = collections.deque()
         self.pending_bytes = 0
         self.flusher: asyncio.Task[None] | None = None
         self.lost = False
@@ -176,8 +177,9 @@ class _Half(asyncio.BufferedProtocol):
             while self.pending:
                 await self.proxy._hold(self.pending[0][0])
                 out = self.peer.transport
-                if out is None or out.is_closing():
-                    self.drop_pending()
+                if out is None or out.is_closing():  # nobody left to deliver to
+                    self.pending.clear()
+                    self.pending_bytes = 0
                     break
                 data = self.pending.popleft()[1]
                 self.pending_bytes -= len(data)
