@@ -90,7 +90,9 @@ def server_info(binary: Path) -> ServerInfo:
     )
     if not plugin_dir:
         raise ClusterError(f"cannot find the plugin directory of {str(binary)!r} in its --help output")
-    return ServerInfo(binary, f"{major}.{minor}.{patch}", major * 10000 + minor * 100 + patch, Path(plugin_dir))
+    return ServerInfo(
+        binary, f"{major}.{minor}.{patch}", major * 10000 + minor * 100 + patch, Path(plugin_dir)
+    )
 
 
 def plugin_source() -> bytes:
@@ -202,7 +204,13 @@ def build_plugin(info: ServerInfo, cache: Path | None = None) -> Path:
     """Return the compiled plugin for ``info``'s server, compiling it on a cache miss (about 0.25 s)."""
     cache = cache or cache_dir()
     source = plugin_source()
-    flags = ["-shared", "-fPIC", "-O2", "-DMYSQL_DYNAMIC_PLUGIN", f"-DAURORA_SIM_SERVER_VERSION_ID={info.version_id}"]
+    flags = [
+        "-shared",
+        "-fPIC",
+        "-O2",
+        "-DMYSQL_DYNAMIC_PLUGIN",
+        f"-DAURORA_SIM_SERVER_VERSION_ID={info.version_id}",
+    ]
     key = hashlib.sha256(source + "\0".join([info.version, *flags]).encode()).hexdigest()[:16]
     built = cache / f"aurora_sim-{key}.so"
     if built.is_file():

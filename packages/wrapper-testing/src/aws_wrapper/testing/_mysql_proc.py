@@ -28,6 +28,7 @@ class NodePaths:
     """Where one node's files live: next to its data directory (``node.data_dir.parent``)."""
 
     directory: Path
+    tmpdir: Path
     config: Path
     error_log: Path
     pid_file: Path
@@ -40,7 +41,14 @@ class NodePaths:
         if len(str(sock)) > _SOCKET_PATH_LIMIT:
             digest = hashlib.sha256(str(directory).encode()).hexdigest()[:16]
             sock = Path("/tmp") / f"aws-wrapper-mariadb-{digest}.sock"
-        return cls(directory, directory / "my.cnf", directory / "error.log", directory / "mysqld.pid", sock)
+        return cls(
+            directory,
+            directory / "tmp",
+            directory / "my.cnf",
+            directory / "error.log",
+            directory / "mysqld.pid",
+            sock,
+        )
 
 
 def mysql_ids() -> tuple[int, int]:

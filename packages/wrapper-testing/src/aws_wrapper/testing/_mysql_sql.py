@@ -32,7 +32,9 @@ AURORA_WRITER_ID_QUERY = (
 AURORA_HOST_ID_QUERY = "SELECT @@aurora_server_id, @@aurora_server_id"
 AURORA_DETECTION_QUERY = "SHOW VARIABLES LIKE 'aurora_version'"
 IS_READER_QUERY = "SELECT @@read_only"  # Aurora's @@innodb_read_only is startup-only on MariaDB
-RDS_HOST_ID_QUERY = "SELECT id, SUBSTRING_INDEX(endpoint, '.', 1) FROM mysql.rds_topology WHERE id = @@server_id"
+RDS_HOST_ID_QUERY = (
+    "SELECT id, SUBSTRING_INDEX(endpoint, '.', 1) FROM mysql.rds_topology WHERE id = @@server_id"
+)
 MULTI_AZ_TOPOLOGY_QUERY = "SELECT id, endpoint, port FROM mysql.rds_topology"
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
@@ -46,6 +48,7 @@ def is_safe_identifier(value: str) -> bool:
 def option_file(
     *,
     datadir: Path,
+    tmpdir: Path,
     socket: Path,
     pid_file: Path,
     error_log: Path,
@@ -60,6 +63,7 @@ def option_file(
         "[mariadbd]",
         "user = mysql",
         f"datadir = {datadir}",
+        f"tmpdir = {tmpdir}",  # private: bootstraps sharing /tmp were seen to lose their temporary tables
         f"socket = {socket}",
         f"pid-file = {pid_file}",
         f"log-error = {error_log}",
@@ -201,9 +205,13 @@ def sync_statements(
         ids = tuple(node.instance_id for node in visible)
         if ids:
             marks = ", ".join(["%s"] * len(ids))
-            statements.append((f"DELETE FROM {AURORA_SCHEMA}.instances WHERE server_id NOT IN ({marks})", ids))
+            statements.append(
+                (f"DELETE FROM {AURORA_SCHEMA}.instances WHERE server_id NOT IN ({marks})", ids)
+            )
             rows = ", ".join(["(%s)"] * len(ids))
-            statements.append((f"INSERT IGNORE INTO {AURORA_SCHEMA}.instances (server_id) VALUES {rows}", ids))
+            statements.append(
+                (f"INSERT IGNORE INTO {AURORA_SCHEMA}.instances (server_id) VALUES {rows}", ids)
+            )
         else:
             statements.append((f"DELETE FROM {AURORA_SCHEMA}.instances", ()))
         statements.append(
