@@ -113,16 +113,28 @@ def claim_block(default_port: int, prefix: str | None = None, attempts: int = 20
             raise
         log.debug("claimed loopback block %s.0/24, port %s", candidate, port)
         return AddressBlock(candidate, port, claim)
-    raise ClusterError(f"no free loopback block found (tried {attempts}; prefix {prefix!r})")
+    if prefix is not None:
+        raise ClusterError(f"loopback block {prefix!r}.0/24 is taken (no free loopback block)")
+    raise ClusterError(f"no free loopback block found after {attempts} tries")
 
 
 def _choose_port(prefix: str, default_port: int) -> int:
     """The engine's default port if it is free in the block, else the first free of a few alternatives."""
     probes = (prefix + f".{WRITER_HOST}", prefix + f".{PROXY_BASE + 1}", prefix + f".{SERVER_BASE + 1}")
-    for port in (default_port, default_port + 10000, default_port + 20000, default_port + 1, default_port + 2):
+    for port in (
+        default_port,
+        default_port + 10000,
+        default_port + 20000,
+        default_port + 1,
+        default_port + 2,
+    ):
         if port < 65536 and all(_bindable(h, port) for h in probes):
             if port != default_port:
-                log.warning("port %s is taken machine-wide (a server on 0.0.0.0?); the cluster uses %s", default_port, port)
+                log.warning(
+                    "port %s is taken machine-wide (a server on 0.0.0.0?); the cluster uses %s",
+                    default_port,
+                    port,
+                )
             return port
     raise ClusterError(f"no free port for the cluster in {prefix!r}.0/24 (default {default_port!r})")
 

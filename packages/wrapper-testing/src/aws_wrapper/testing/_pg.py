@@ -1,10 +1,11 @@
 """PostgreSQL 15 streaming replication as an ``Engine`` (see ``_engine.py``; recipes section 1).
 
-Each node is a ``postgres`` postmaster started directly as a child of this process (as the ``postgres`` OS user
-when we are root), listening on its own loopback address with no unix socket. The writer is created with
-``initdb``, replicas are cloned with ``pg_basebackup -R``; replication connects server to server, never
-through the fault proxies. Per-node settings live in ``node.conf`` (rewritten after every clone), cluster-wide
-ones in ``postgresql.conf`` (copied by every clone).
+Each node is a ``postgres`` postmaster started directly as a child of this process (as the ``postgres`` OS
+user when we are root), listening on its own loopback address with no unix socket. The writer is created with
+``initdb`` (cached, see ``_pg_files``); replicas are file copies taken under the backup API (``pg_basebackup``
+with ``AWS_WRAPPER_PG_CLONE=basebackup``). Replication connects server to server, never through the fault
+proxies. Per-node settings live in ``node.conf`` (rewritten after every clone), cluster-wide ones in
+``postgresql.conf`` (copied by every clone).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from . import _pg_facts as facts
-from . import _proc
+from . import _pg_files, _proc
 from ._engine import Flavour, Layout, Node
 from ._errors import ClusterError
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("aws_wrapper.testing")
 
 ADMIN_APP = "aws-wrapper-cluster"
+# dynamic_shared_memory_type = mmap keeps dynamic segments in the data directory: posix ones would stay in
+# /dev/shm after every crash.
 _CLUSTER_CONF = """
 # --- aws-wrapper-testing local cluster ---
 port = {port}
@@ -49,6 +52,7 @@ fsync = off
 synchronous_commit = on
 autovacuum = off
 jit = off
+dynamic_shared_memory_type = mmap
 log_min_messages = warning
 log_line_prefix = '%m [%p] '
 include_if_exists = 'node.conf'
@@ -90,13 +94,14 @@ class PgEngine:
         self._writer_id: str | None = None
         self._override: str | None = None
         self._hidden: frozenset[str] = frozenset()
-        self._sync_enabled = False
 
     # -- capability -------------------------------------------------------------------------------------------
 
     def missing(self) -> str | None:
         if self.bin_dir is None or not (self.bin_dir / "postgres").exists():
-            return "postgresql server binaries not found (set AWS_WRAPPER_PG_BIN to the directory of 'postgres')"
+            return (
+                "postgresql server binaries not found (set AWS_WRAPPER_PG_BIN to the directory of 'postgres')"
+            )
         for tool in ("initdb", "pg_basebackup"):
             if not (self.bin_dir / tool).exists():
                 return f"{tool!r} not found in {str(self.bin_dir)!r}"
@@ -194,11 +199,28 @@ class PgEngine:
     def _prepare_dir(self, node: Node) -> None:
         home = node.data_dir.parent
         home.mkdir(parents=True, exist_ok=True)
+        self._check_reachable(home)
         _proc.chown_to(home, self.os_user)
         if node.log_file is None:
             node.log_file = home / "server.log"
         node.log_file.touch()
         _proc.chown_to(node.log_file, self.os_user)
+
+    def _check_reachable(self, path: Path) -> None:
+        """The server's OS user must be able to traverse every parent directory of its data directory."""
+        if self.os_user is None:
+            return
+        entry = pwd.getpwnam(self.os_user)
+        for parent in path.resolve().parents:
+            st = parent.stat()
+            if st.st_mode & 0o001 or (st.st_uid == entry.pw_uid and st.st_mode & 0o100):
+                continue
+            if st.st_gid == entry.pw_gid and st.st_mode & 0o010:
+                continue
+            raise ClusterError(
+                f"the {self.os_user!r} OS user cannot reach {str(path)!r}: {str(parent)!r} is not searchable "
+                "by it (choose a work_dir under /dev/shm or /tmp)"
+            )
 
     def _write_node_conf(self, node: Node) -> None:
         conf = node.data_dir / "node.conf"
@@ -230,7 +252,8 @@ class PgEngine:
             proc = node.process
             if proc is None or proc.poll() is not None:
                 raise ClusterError(
-                    f"postgres of {node.instance_id!r} exited during start-up\n" + _proc.log_tail(node.log_file)
+                    f"postgres of {node.instance_id!r} exited during start-up\n"
+                    + _proc.log_tail(node.log_file)
                 )
             with contextlib.suppress(OSError):
                 lines = pid_file.read_text().splitlines()
@@ -238,7 +261,8 @@ class PgEngine:
                     return
             if time.monotonic() > deadline:
                 raise ClusterError(
-                    f"postgres of {node.instance_id!r} not ready after {timeout} s\n" + _proc.log_tail(node.log_file)
+                    f"postgres of {node.instance_id!r} not ready after {timeout} s\n"
+                    + _proc.log_tail(node.log_file)
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.02)
@@ -252,9 +276,19 @@ class PgEngine:
             _proc.stop(node.process, signal.SIGINT)  # SIGINT = fast shutdown
 
     def crash(self, node: Node) -> None:
+        segment = self._sysv_segment(node)
         if node.process is not None:
             _proc.kill_tree(node.process)
         self._drop_conn(node)
+        if segment is not None:  # a killed postmaster leaves its System V segment behind; nobody uses it now
+            _proc.remove_sysv_segment(segment)
+
+    @staticmethod
+    def _sysv_segment(node: Node) -> int | None:
+        """The id of the postmaster's System V shared memory segment (line 7 of postmaster.pid)."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return int((node.data_dir / "postmaster.pid").read_text().splitlines()[6].split()[1])
+        return None
 
     # -- cluster building -------------------------------------------------------------------------------------
 
@@ -262,25 +296,11 @@ class PgEngine:
         self._prepare_dir(node)
         if node.data_dir.exists():
             shutil.rmtree(node.data_dir)
-        _proc.run(
-            [
-                self._bin("initdb"),
-                "-D",
-                str(node.data_dir),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-                "--no-instructions",
-            ],
-            user=self.os_user,
-            env={**os.environ, "LC_ALL": "C"},
-            what=f"initdb of {node.instance_id!r}",
-        )
+        assert self.bin_dir is not None
+        _pg_files.initdb(self.bin_dir, node.data_dir, self.os_user)
         conf = _CLUSTER_CONF.format(port=node.port)
+        if layout.synchronous:  # every clone inherits it; harness sessions commit locally and never wait
+            conf += "synchronous_standby_names = 'ANY 1 (*)'\n"
         with open(node.data_dir / "postgresql.conf", "a") as f:
             f.write(conf)
         with open(node.data_dir / "pg_hba.conf", "a") as f:
@@ -304,6 +324,35 @@ class PgEngine:
         self._prepare_dir(node)
         if node.data_dir.exists():
             shutil.rmtree(node.data_dir)
+        if os.environ.get("AWS_WRAPPER_PG_CLONE", "copy") == "basebackup":
+            self._basebackup(node, source)
+        else:
+            try:
+                self._copy_clone(node, source)
+            except ClusterError as exc:
+                log.warning("file copy clone of %s failed (%s); using pg_basebackup", node.instance_id, exc)
+                shutil.rmtree(node.data_dir, ignore_errors=True)
+                self._basebackup(node, source)
+        self._launch(node)
+        self._wait_streaming(node, source)
+        if self._published_ids(source) != [n.instance_id for n in layout.nodes]:
+            self._publish(source, layout)
+        self._wait_caught_up(node, source)
+
+    def _copy_clone(self, node: Node, source: Node) -> None:
+        """Clone with the low-level backup API around a file copy (a dedicated session holds the backup)."""
+        with self._connect(source) as conn:
+            conn.execute("SELECT pg_catalog.pg_backup_start(%s, true)", (f"clone of {node.instance_id}",))
+            try:
+                _pg_files.copy_tree(source.data_dir, node.data_dir, skip_wal=True)
+            finally:
+                row = conn.execute("SELECT labelfile FROM pg_catalog.pg_backup_stop(false)").fetchone()
+        assert row is not None
+        _pg_files.prepare_copy(node.data_dir, str(row[0]), self.os_user)
+        with open(node.data_dir / "postgresql.auto.conf", "a") as f:
+            f.write(f"primary_conninfo = '{self._primary_conninfo(node, source)}'\n")
+
+    def _basebackup(self, node: Node, source: Node) -> None:
         _proc.run(
             [
                 self._bin("pg_basebackup"),
@@ -327,15 +376,12 @@ class PgEngine:
             user=self.os_user,
             what=f"pg_basebackup of {node.instance_id!r} from {source.instance_id!r}",
         )
-        self._launch(node)
-        self._wait_streaming(node, source)
-        if layout.synchronous and not self._sync_enabled:
-            self.query(source, "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (*)'")
-            self.query(source, "SELECT pg_catalog.pg_reload_conf()")
-            self._sync_enabled = True
-        if self._published_ids(source) != [n.instance_id for n in layout.nodes]:
-            self._publish(source, layout)
-        self._wait_caught_up(node, source)
+
+    @staticmethod
+    def _primary_conninfo(node: Node, source: Node) -> str:
+        return (
+            f"host={source.server_host} port={source.port} user=postgres application_name={node.instance_id}"
+        )
 
     def promote(self, node: Node, layout: Layout) -> None:
         if not self._scalar(node, "SELECT pg_catalog.pg_is_in_recovery()"):
@@ -344,21 +390,25 @@ class PgEngine:
         deadline = time.monotonic() + 60.0
         while self._scalar(node, "SELECT pg_catalog.pg_is_in_recovery()"):
             if time.monotonic() > deadline:
-                raise ClusterError(f"promotion of {node.instance_id!r} timed out\n" + _proc.log_tail(node.log_file))
+                raise ClusterError(
+                    f"promotion of {node.instance_id!r} timed out\n" + _proc.log_tail(node.log_file)
+                )
             time.sleep(0.002)
         self._writer_id = node.instance_id
         self._publish(node, layout)  # a write: the new writer accepts writes once this returns
 
     def follow(self, node: Node, source: Node, layout: Layout) -> None:
         if self._ahead_of(node, source):
-            log.info("instance %s is ahead of the new writer %s; re-cloning it", node.instance_id, source.instance_id)
+            log.info(
+                "instance %s is ahead of the new writer %s; re-cloning it",
+                node.instance_id,
+                source.instance_id,
+            )
             self.add_replica(node, source, layout)
             return
         from psycopg import sql
 
-        conninfo = (
-            f"host={source.server_host} port={source.port} user=postgres application_name={node.instance_id}"
-        )
+        conninfo = self._primary_conninfo(node, source)
         stmt = sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(sql.Literal(conninfo))
         self._conn(node).execute(stmt)
         self.query(node, "SELECT pg_catalog.pg_reload_conf()")
@@ -403,7 +453,9 @@ class PgEngine:
     def _wait_streaming(self, node: Node, source: Node, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         for _ in _backoff(deadline):
-            rows = self.query(node, "SELECT status, sender_host, sender_port FROM pg_catalog.pg_stat_wal_receiver")
+            rows = self.query(
+                node, "SELECT status, sender_host, sender_port FROM pg_catalog.pg_stat_wal_receiver"
+            )
             if rows and rows[0] == ("streaming", source.server_host, source.port):
                 return
         raise ClusterError(
@@ -442,7 +494,9 @@ class PgEngine:
         for node in layout.nodes:
             if node is writer or not self._alive(node):
                 continue
-            rows = self.query(node, "SELECT sender_host, sender_port, status FROM pg_catalog.pg_stat_wal_receiver")
+            rows = self.query(
+                node, "SELECT sender_host, sender_port, status FROM pg_catalog.pg_stat_wal_receiver"
+            )
             if rows and rows[0] == (writer.server_host, writer.port, "streaming"):
                 self._wait_caught_up(node, writer, timeout=10.0)
 

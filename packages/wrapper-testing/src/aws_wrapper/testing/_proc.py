@@ -11,6 +11,7 @@ started the child, hence the main-thread condition.)
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import pwd
@@ -40,6 +41,13 @@ def chown_to(path: Path, user: str | None) -> None:
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
+def _ids(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
+    if user is None:
+        return None, None, None
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid, []
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -53,10 +61,7 @@ def spawn(
     setpriv = shutil.which("setpriv")
     if setpriv and threading.current_thread() is threading.main_thread():
         args = [setpriv, "--pdeathsig", "KILL", "--", *args]
-    kwargs: dict[str, object] = {}
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    uid, gid, groups = _ids(user)
     with open(log_file, "ab") as out:
         try:
             return subprocess.Popen(
@@ -67,7 +72,9 @@ def spawn(
                 env=dict(env) if env is not None else None,
                 cwd=cwd,
                 start_new_session=True,
-                **kwargs,  # type: ignore[call-overload]
+                user=uid,
+                group=gid,
+                extra_groups=groups,
             )
         except OSError as exc:
             raise ClusterError(f"cannot start {args[0]!r}: {exc}") from exc
@@ -82,10 +89,7 @@ def run(
     what: str = "",
 ) -> str:
     """Run a short tool to completion (as ``user``); raise ClusterError with its output when it fails."""
-    kwargs: dict[str, object] = {}
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    uid, gid, groups = _ids(user)
     try:
         done = subprocess.run(
             list(argv),
@@ -94,13 +98,17 @@ def run(
             timeout=timeout,
             env=dict(env) if env is not None else None,
             check=False,
-            **kwargs,  # type: ignore[call-overload]
+            user=uid,
+            group=gid,
+            extra_groups=groups,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ClusterError(f"{what or argv[0]!s} failed: {exc}") from exc
     output = (done.stdout or b"").decode(errors="replace") + (done.stderr or b"").decode(errors="replace")
     if done.returncode != 0:
-        raise ClusterError(f"{what or argv[0]!s} failed with exit code {done.returncode}: {output.strip()[-2000:]}")
+        raise ClusterError(
+            f"{what or argv[0]!s} failed with exit code {done.returncode}: {output.strip()[-2000:]}"
+        )
     return output
 
 
@@ -163,6 +171,13 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: floa
     deadline = time.monotonic() + 5.0
     while not all(gone(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.002)
+
+
+def remove_sysv_segment(shmid: int) -> None:
+    """Mark a System V shared memory segment for removal (it goes once nothing is attached); errors ignored."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.shmctl(ctypes.c_int(shmid), ctypes.c_int(0), None)  # 0 = IPC_RMID
 
 
 def log_tail(path: Path | None, lines: int = 15) -> str:
