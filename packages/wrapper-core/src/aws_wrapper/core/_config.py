@@ -117,7 +117,7 @@ class CoreConfig:
     @classmethod
     def parse(cls, props: Mapping[str, object]) -> CoreConfig:
         return cls(
-            plugins=PLUGINS.get(props),
+            plugins="" if props.get("plugins") == "" else PLUGINS.get(props),  # "": no plugins at all
             auto_sort=AUTO_SORT.get(props),
             wrapper_dialect=WRAPPER_DIALECT.get(props),
             wrapper_driver_dialect=WRAPPER_DRIVER_DIALECT.get(props),

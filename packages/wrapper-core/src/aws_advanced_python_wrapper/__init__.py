@@ -1,0 +1,78 @@
+"""Upstream-compatible names for aws-wrapper (``aws_advanced_python_wrapper``).
+
+Existing code written for the AWS Advanced Python Wrapper keeps working::
+
+    from aws_advanced_python_wrapper import AwsWrapperConnection, release_resources
+
+This package holds no logic: everything is re-exported from :mod:`aws_wrapper.core`.
+"""
+
+from __future__ import annotations
+
+from aws_wrapper.core import (
+    BINARY,
+    DATETIME,
+    NUMBER,
+    ROWID,
+    STRING,
+    AwsWrapperConnection,
+    AwsWrapperCursor,
+    Binary,
+    DatabaseError,
+    DataError,
+    Date,
+    DateFromTicks,
+    Error,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    Time,
+    TimeFromTicks,
+    Timestamp,
+    TimestampFromTicks,
+    Warning,
+    __version__,
+    apilevel,
+    connect,
+    paramstyle,
+    release_resources,
+    set_logger,
+    threadsafety,
+)
+
+__all__ = [
+    "AwsWrapperConnection",
+    "AwsWrapperCursor",
+    "connect",
+    "release_resources",
+    "set_logger",
+    "__version__",
+    "Warning",
+    "Error",
+    "InterfaceError",
+    "DatabaseError",
+    "DataError",
+    "OperationalError",
+    "IntegrityError",
+    "InternalError",
+    "ProgrammingError",
+    "NotSupportedError",
+    "Date",
+    "Time",
+    "Timestamp",
+    "DateFromTicks",
+    "TimeFromTicks",
+    "TimestampFromTicks",
+    "Binary",
+    "STRING",
+    "BINARY",
+    "NUMBER",
+    "DATETIME",
+    "ROWID",
+    "apilevel",
+    "threadsafety",
+    "paramstyle",
+]
