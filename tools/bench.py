@@ -28,6 +28,7 @@ def main(argv: list[str]) -> int:
         if spec is None or spec.loader is None:
             raise RuntimeError(f"cannot load benchmark {path}")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses and pickling look modules up by name
         spec.loader.exec_module(module)
         print(f"\n=== {path.stem} ===", flush=True)
         status |= int(module.main(options))

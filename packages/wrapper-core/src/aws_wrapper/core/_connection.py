@@ -274,7 +274,7 @@ def _read_field(driver: Any, conn: Any, field: SessionField) -> object:
 
 
 def _canonical_isolation(value: object) -> str:
-    name = str(getattr(value, "name", value)).strip().upper().replace("_", " ")
+    name = " ".join(str(getattr(value, "name", value)).strip().upper().replace("_", " ").replace("-", " ").split())
     if name not in ISOLATION_LEVELS:
         raise ConfigurationError(
             f"invalid isolation level {value!r}: expected one of {', '.join(ISOLATION_LEVELS)}"

@@ -108,7 +108,7 @@ class AwsWrapperCursor:
         raw = self._raw
         chain = self._x_execute
         if chain is None:
-            result = raw.execute(query, params, *args, **kwargs)
+            result = raw.execute(query, params, *args, **kwargs) if args or kwargs else raw.execute(query, params)
         else:
             result = chain(raw, partial(raw.execute, query, params, *args, **kwargs))
         return self if result is raw else result

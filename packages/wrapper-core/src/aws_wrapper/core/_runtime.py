@@ -10,7 +10,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import Any
 
@@ -46,7 +45,7 @@ logger = logging.getLogger("aws_wrapper.core")
 
 _lock = threading.Lock()
 _dialect_manager: tuple[DialectManager | None] | None = None
-_wrapper_keys: tuple[frozenset[str], tuple[str, ...]] | None = None
+_wrapper_keys: tuple[int, frozenset[str], tuple[str, ...]] | None = None
 
 
 def dialect_manager() -> DialectManager | None:
@@ -55,6 +54,8 @@ def dialect_manager() -> DialectManager | None:
     if _dialect_manager is None:
         with _lock:
             if _dialect_manager is None:
+                from importlib.metadata import entry_points
+
                 manager: DialectManager | None = None
                 for ep in entry_points(group="aws_wrapper.dialect_manager"):
                     try:
@@ -69,15 +70,29 @@ def dialect_manager() -> DialectManager | None:
 def wrapper_keys() -> tuple[frozenset[str], tuple[str, ...]]:
     """Setting names and key prefixes that belong to the wrapper (every installed plugin's, enabled or not)."""
     global _wrapper_keys
-    if _wrapper_keys is None:
+    factories = REGISTRY.all_factories()  # loads the registry, so its generation is current
+    if _wrapper_keys is None or _wrapper_keys[0] != REGISTRY.generation:
         names = {s.name for s in CORE_SETTINGS} - DRIVER_MAPPED
         prefixes: set[str] = set()
-        for factory in REGISTRY.all_factories():
+        for factory in factories:
             names.update(s.name for s in factory.settings)
             prefixes.update(factory.setting_prefixes)
-        names.update(("cluster_id", "cluster_instance_host_pattern"))
-        _wrapper_keys = (frozenset(names | DRIVER_MAPPED), tuple(sorted(prefixes)))
-    return _wrapper_keys
+        # topology settings of aws-wrapper-dialects (owned by no plugin factory)
+        names.update(
+            (
+                "cluster_id",
+                "cluster_instance_host_pattern",
+                "topology_refresh_ms",
+                "cluster_topology_high_refresh_rate_ms",
+                "global_cluster_instance_host_patterns",
+            )
+        )
+        prefixes.add("topology-monitoring-")
+        from .selectors import SELECTOR_SETTINGS  # host selection weights (used by several plugins)
+
+        names.update(s.name for s in SELECTOR_SETTINGS)
+        _wrapper_keys = (REGISTRY.generation, frozenset(names | DRIVER_MAPPED), tuple(sorted(prefixes)))
+    return _wrapper_keys[1], _wrapper_keys[2]
 
 
 class GenericDialect:
@@ -386,6 +401,10 @@ class Runtime:
         errors = self.pipelines.release_resources()
         for error in errors:
             logger.debug("plugin release failed: %s", error)
+        try:
+            self._provider.release_resources()  # e.g. detach from a shared topology monitor
+        except Exception as exc:
+            logger.debug("host list provider release failed: %s", exc)
 
 
 def _timed_call(timeout: float, runtime: Runtime, target: object, call: Callable[[], Any]) -> Any:

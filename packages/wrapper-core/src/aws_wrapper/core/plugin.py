@@ -90,7 +90,10 @@ class Plugin:
         self, method: DbApiMethod, target: object, call: Callable[[], T], proceed: ExecuteProceed
     ) -> T:
         """Around every subscribed DB-API call. ``target`` is the driver connection or cursor; ``call`` runs the
-        driver call itself. Pass it on with ``return proceed(target, call)``."""
+        driver call itself. Pass it on with ``return proceed(target, call)``.
+
+        For calls with arguments (``Cursor.execute``, ``executemany``, ``callproc``, ``fetchmany``) ``call`` is a
+        :func:`functools.partial`: ``call.args`` holds the SQL text and parameters, for plugins that inspect them."""
         return proceed(target, call)
 
     def connect(

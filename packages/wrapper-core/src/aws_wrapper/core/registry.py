@@ -11,12 +11,14 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import PluginError
 from .plugin import PLUGIN_ABI, RELATIVE_WEIGHT, PluginFactory
 from .version import __version__
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["PluginRegistry", "REGISTRY", "normalize_code", "ENTRY_POINT_GROUP"]
 
@@ -71,6 +73,8 @@ class PluginRegistry:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] | None = None
         self._extra: list[type[PluginFactory]] = []
+        #: Bumped whenever the set of plugins is (re)loaded; caches derived from it compare against it.
+        self.generation = 0
 
     # -- loading -----------------------------------------------------------------------------------------
     def register(self, factory: type[PluginFactory]) -> None:
@@ -89,7 +93,10 @@ class PluginRegistry:
             return entries
         with self._lock:
             if self._entries is None:
+                from importlib.metadata import entry_points  # costly to import: only when first needed
+
                 self._entries = self._discover(entry_points(group=self._group), self._extra)
+                self.generation += 1
             return self._entries
 
     @staticmethod
