@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -42,17 +43,61 @@ def types(_: list[str]) -> int:
     return status
 
 
-def _pytest(args: list[str]) -> int:
-    code = _run(PY, "-m", "pytest", *args)
-    return 0 if code == 5 and "-k" in args else code
+def _pytest(args: list[str]) -> tuple[int, dict[str, int]]:
+    """One pytest run; returns its exit code and the counts of its closing line."""
+    print("+ pytest", " ".join(args), flush=True)
+    proc = subprocess.Popen(
+        [PY, "-m", "pytest", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    counts: dict[str, int] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        if line.startswith("=") and (" passed" in line or " failed" in line or " error" in line or " skipped" in line):
+            for number, word in re.findall(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)", line):
+                key = "error" if word.startswith("error") else word
+                counts[key] = counts.get(key, 0) + int(number)
+    code = proc.wait()
+    return (0 if code == 5 else code), counts
+
+
+def _suites(selected: list[str]) -> list[str]:
+    """Test roots, one pytest process each: every package's tests/ (their ``tests`` packages would collide in
+    one process), then tests-integration/."""
+    roots = [str(p.relative_to(ROOT) / "tests") for p in _packages() if (p / "tests").is_dir()]
+    roots.append("tests-integration")
+    if selected:
+        roots = [r for r in roots if any(r.startswith(s.rstrip("/")) or s.startswith(r) for s in selected)]
+    return roots
+
+
+def _run_suites(roots: list[str], extra: list[str], paths: list[str]) -> int:
+    status = 0
+    total: dict[str, int] = {}
+    for root in roots:
+        targets = [p for p in paths if p.startswith(root)] or [root]
+        code, counts = _pytest([*targets, *extra])
+        status |= code
+        for key, value in counts.items():
+            total[key] = total.get(key, 0) + value
+    passed, failed = total.get("passed", 0), total.get("failed", 0) + total.get("error", 0)
+    print(f"total: {passed} passed, {failed} failed, {total.get('skipped', 0)} skipped", flush=True)
+    return 1 if status else 0
+
+
+def _split(args: list[str]) -> tuple[list[str], list[str]]:
+    paths = [a for a in args if not a.startswith("-") and (ROOT / a.split("::")[0]).exists()]
+    return paths, [a for a in args if a not in paths]
 
 
 def unit(args: list[str]) -> int:
-    return _pytest(["packages", *args])
+    paths, extra = _split(args)
+    return _run_suites([r for r in _suites(paths) if r != "tests-integration"], extra, paths)
 
 
 def integration(args: list[str]) -> int:
-    return _pytest(["tests-integration", *args])
+    paths, extra = _split(args)
+    return _run_suites(["tests-integration"], extra, paths)
 
 
 def test(args: list[str]) -> int:
@@ -61,7 +106,8 @@ def test(args: list[str]) -> int:
         if step([]) != 0:
             print(f"FAILED: {step.__name__}", flush=True)
             return 1
-    return _pytest([*args])
+    paths, extra = _split(args)
+    return _run_suites(_suites(paths), extra, paths)
 
 
 def bench(args: list[str]) -> int:
