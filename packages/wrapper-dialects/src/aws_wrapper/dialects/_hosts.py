@@ -1,0 +1,110 @@
+"""Instance host patterns (``cluster_instance_host_pattern``) and cluster ids.
+
+A pattern is a host name in which ``?`` stands for an instance id, optionally followed by ``:port``: ``?``,
+``?.my-domain.com``, ``?.xyz123abc456.us-east-1.rds.amazonaws.com:6543``.
+
+A cluster id names the process-wide topology cache and monitor. When ``cluster_id`` is not set it is derived
+from what the connection was opened with, so that two different clusters never share one:
+
+* a cluster endpoint (writer, reader) → ``cluster:<name>.<domain>`` (the writer and reader endpoints of one
+  cluster share it);
+* a custom endpoint, proxy, shard group or global writer endpoint → ``<kind>:<name>.<domain>``;
+* anything else (an instance endpoint, an IP address, a custom DNS name) → ``host:<host>:<port>|<pattern>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_wrapper.core.errors import ConfigurationError
+from aws_wrapper.core.hostinfo import HostInfo
+
+from ._urls import RdsUrlType, is_ip_address, parse_endpoint
+
+__all__ = ["HostPattern", "derive_cluster_id"]
+
+_SETTING = "cluster_instance_host_pattern"
+_FORBIDDEN = {
+    RdsUrlType.RDS_WRITER_CLUSTER: "a cluster endpoint",
+    RdsUrlType.RDS_READER_CLUSTER: "a cluster endpoint",
+    RdsUrlType.RDS_CUSTOM_CLUSTER: "a custom cluster endpoint",
+    RdsUrlType.RDS_GLOBAL_WRITER_CLUSTER: "a global cluster endpoint",
+    RdsUrlType.RDS_PROXY: "an RDS Proxy endpoint",
+    RdsUrlType.RDS_AURORA_LIMITLESS_DB_SHARD_GROUP: "a limitless shard group endpoint",
+}
+
+
+@dataclass(frozen=True)
+class HostPattern:
+    """Where an instance id becomes a host: ``host`` contains ``?``; ``port`` is None when not given."""
+
+    host: str
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, text: str, setting: str = _SETTING) -> HostPattern:
+        """Parse and validate a pattern; :class:`ConfigurationError` names the setting and the value."""
+        raw = text.strip()
+        host, port = raw, None
+        if raw.startswith("["):  # [v6-ish]:port is not meaningful with '?', but parse it for the message
+            end = raw.find("]")
+            if end > 0 and raw[end + 1 : end + 2] == ":":
+                host, port = raw[: end + 1], _port(raw[end + 2 :], text, setting)
+        elif raw.count(":") == 1:
+            host, port_text = raw.split(":")
+            port = _port(port_text, text, setting)
+        if "?" not in host:
+            raise ConfigurationError(
+                f"invalid value {text!r} for setting {setting!r}: it must contain '?' where the instance id goes"
+            )
+        if host.count("?") > 1 or any(c.isspace() for c in host) or "/" in host:
+            raise ConfigurationError(
+                f"invalid value {text!r} for setting {setting!r}: expected a host name with one '?', e.g. "
+                "'?.my-domain.com' or '?.my-domain.com:5432'"
+            )
+        kind = parse_endpoint(host.replace("?", "instance")).type
+        if kind in _FORBIDDEN:
+            raise ConfigurationError(
+                f"invalid value {text!r} for setting {setting!r}: it is {_FORBIDDEN[kind]}; use the instance "
+                "domain instead, e.g. '?.xyz123abc456.us-east-1.rds.amazonaws.com'"
+            )
+        return cls(host, port)
+
+    def host_for(self, instance_id: str, default_port: int) -> HostInfo:
+        """An (unknown-role) host for ``instance_id``; ``default_port`` when the pattern has none."""
+        port = self.port if self.port is not None else default_port
+        return HostInfo(self.host.replace("?", instance_id or "?"), port)
+
+    def __str__(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+
+def _port(port_text: str, text: str, setting: str) -> int:
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigurationError(
+            f"invalid value {text!r} for setting {setting!r}: the port {port_text!r} is not a number"
+        ) from None
+    if not 0 < port < 65536:
+        raise ConfigurationError(
+            f"invalid value {text!r} for setting {setting!r}: port {port} is out of range"
+        )
+    return port
+
+
+def default_pattern(host: str) -> HostPattern:
+    """``?.<domain>`` for an RDS host name, ``?`` for anything else."""
+    return HostPattern(parse_endpoint(host).instance_template)
+
+
+def derive_cluster_id(initial: HostInfo, pattern: HostPattern) -> str:
+    """The cluster id used when ``cluster_id`` is not set (see the module documentation)."""
+    endpoint = parse_endpoint(initial.host)
+    kind = endpoint.type
+    if kind in (RdsUrlType.RDS_WRITER_CLUSTER, RdsUrlType.RDS_READER_CLUSTER):
+        return f"cluster:{endpoint.name}.{endpoint.domain}".lower()
+    if kind.is_rds and kind is not RdsUrlType.RDS_INSTANCE:
+        return f"{kind.label}:{endpoint.name}.{endpoint.domain}".lower()
+    host = initial.host if not is_ip_address(initial.host) else initial.host.strip("[]")
+    return f"host:{host.lower()}:{initial.port}|{pattern}"

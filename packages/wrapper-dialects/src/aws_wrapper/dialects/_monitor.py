@@ -1,0 +1,514 @@
+"""The topology monitor: one per cluster id and process, shared by every connection to that cluster.
+
+Regular mode: the monitor holds one connection to the verified writer and reads the topology over it every
+``topology_refresh_ms`` (every ``cluster_topology_high_refresh_rate_ms`` for 30 s after the writer changed, and at
+once when a connection asks for a refresh). Each read also re-confirms the writer: the topology must name the
+monitoring connection's host as the writer.
+
+Panic mode (no verified writer connection): one short-lived thread per known host connects and checks the
+host's role every high-rate period; the first verified writer wins, its connection becomes the monitoring
+connection, and the other threads stop. A reader thread keeps reading the topology meanwhile, so that new hosts
+are probed and waiters that do not need a verified writer can go on.
+
+Nothing polls in a tight loop: waits are condition waits with deadlines, network retries are spaced by the high
+refresh rate, other failures back off exponentially.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from aws_wrapper.core.hostinfo import HostInfo
+from aws_wrapper.core.plugin import RawConnection
+from aws_wrapper.core.services import ConnectorService
+from aws_wrapper.core.storage import STORAGE
+
+from ._topology import STATS, Topology, TopologyReader
+
+if TYPE_CHECKING:
+    from ._provider import TopologyHostListProvider
+
+__all__ = ["TopologyMonitor", "MONITOR_KIND"]
+
+logger = logging.getLogger("aws_wrapper.dialects")
+
+MONITOR_KIND = "aws_wrapper.dialects.topology"
+_CACHE = "aws_wrapper.dialects.topology"
+_CACHE_TTL = 300.0
+HIGH_RATE_WINDOW_S = 30.0  # fast refreshes after the writer changed, and fast probing at the start of a panic
+SLOW_PROBE_S = 1.0  # probe period once a panic has lasted longer than the window and nobody waits
+EXPAND_AFTER_S = 1.0  # a panic starts by re-verifying the last writer alone; all hosts after this long
+
+
+def topology_cache() -> Any:
+    return STORAGE.cache(_CACHE, _CACHE_TTL)
+
+
+class _Round:
+    """One panic: the probe threads and what they found."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+        self.threads: dict[str, threading.Thread] = {}
+        self.found: tuple[RawConnection, HostInfo, Topology, float] | None = None
+        self.reader_slot: str | None = None
+        self.failed: set[str] = set()  # hosts that could not be reached or are not the writer
+        self.expanded = False
+
+    def claim_writer(self, conn: RawConnection, host: HostInfo, topology: Topology, at: float) -> bool:
+        with self.lock:
+            if self.found is not None or self.done.is_set():
+                return False
+            self.found = (conn, host, topology, at)
+            return True
+
+    def has_writer(self) -> bool:
+        return self.found is not None
+
+    def result(self) -> tuple[RawConnection, HostInfo, Topology, float] | None:
+        return self.found
+
+    def claim_reader(self, url: str) -> bool:
+        with self.lock:
+            if self.reader_slot is None:
+                self.reader_slot = url
+            return self.reader_slot == url
+
+    def release_reader(self, url: str) -> None:
+        with self.lock:
+            if self.reader_slot == url:
+                self.reader_slot = None
+
+
+class TopologyMonitor:
+    """See the module documentation. Registered in core's ``MONITORS`` under ``MONITOR_KIND`` / cluster id."""
+
+    #: Seconds without any attached connection after which the monitor stops (tests may lower it).
+    idle_timeout: float = 60.0
+
+    def __init__(
+        self,
+        cluster_id: str,
+        reader: TopologyReader,
+        connector: ConnectorService,
+        props: Mapping[str, Any],
+        *,
+        refresh_s: float,
+        high_refresh_s: float,
+        query_timeout: float,
+        errors_is_login: Callable[[BaseException], bool],
+        errors_is_network: Callable[[BaseException], bool],
+        on_stop: Callable[[TopologyMonitor], None],
+    ) -> None:
+        self.cluster_id = cluster_id
+        self.reader = reader
+        self.driver = reader.driver
+        self.initial = reader.initial
+        self._connector = connector
+        self._props = dict(props)
+        self.refresh_s = refresh_s
+        self.high_refresh_s = high_refresh_s
+        self.query_timeout = query_timeout
+        self._is_login = errors_is_login
+        self._is_network = errors_is_network
+        self._on_stop = on_stop
+        self._cond = threading.Condition()
+        self._topology: Topology | None = topology_cache().get(cluster_id)
+        self._verified_at = -math.inf  # start of the last successful writer confirmation (monotonic)
+        self._writer_url: str | None = None  # writer of the last verification (to tell a changed writer)
+        self._refresh_at = -math.inf  # latest refresh request
+        self._verify_at = -math.inf  # latest "verify the writer" request
+        self._high_until = 0.0
+        self._conn: RawConnection | None = None
+        self._conn_host: HostInfo | None = None
+        self._round: _Round | None = None
+        self._users: weakref.WeakSet[TopologyHostListProvider] = weakref.WeakSet()
+        self._idle_since = time.monotonic()
+        self._bootstrap_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._probes: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        self._stopping = False
+        self.stopped = threading.Event()
+
+    # -- users -----------------------------------------------------------------------------------------------
+    def attach(self, provider: TopologyHostListProvider) -> bool:
+        """Register a user and start the monitor thread if needed; False when this monitor is stopping."""
+        with self._cond:
+            if self._stopping:
+                return False
+            self._users.add(provider)
+            self._connector = provider.connector
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"aws-wrapper-topology[{self.cluster_id}]", daemon=True
+                )
+                self._thread.start()
+            return True
+
+    def detach(self, provider: TopologyHostListProvider) -> None:
+        with self._cond:
+            self._users.discard(provider)
+            if not self._users:
+                self._idle_since = time.monotonic()
+                self._cond.notify_all()  # the monitor thread re-plans its wait around the idle deadline
+
+    @property
+    def topology(self) -> Topology | None:
+        return self._topology
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def verified_writer(self) -> HostInfo | None:
+        """The host of the monitoring connection (a verified writer), None while panicking."""
+        return self._conn_host
+
+    # -- requests from connections -----------------------------------------------------------------------------
+    def bootstrap(self, conn: RawConnection, timeout: float) -> Topology | None:
+        """The first topology, read over an application connection (one caller per cluster does it)."""
+        with self._bootstrap_lock:
+            if self._topology is not None:
+                return self._topology
+            try:
+                topology = self.reader.read(conn, timeout)
+            except Exception as exc:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("reading the topology of %s failed: %s", self.cluster_id, exc)
+                return None
+            self._store(topology)
+            return topology
+
+    def refresh_now(self, timeout: float) -> Topology | None:
+        """A topology read that started after this call (one read serves every caller that asked before it
+        started), or the last known one after ``timeout``."""
+        asked = time.monotonic()
+        deadline = asked + timeout
+        with self._cond:
+            self._refresh_at = max(self._refresh_at, asked)
+            self._cond.notify_all()
+            while not self.stopped.is_set():
+                topology = self._topology
+                if topology is not None and topology.read_at >= asked:
+                    return topology
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._topology
+
+    def wait_for_writer(self, timeout: float) -> Topology:
+        """A topology whose writer was verified after this call started: confirmed over the monitoring
+        connection, or found by probing every host when that connection does not answer within twice the high
+        refresh period. Raises ``TimeoutError`` after ``timeout`` seconds."""
+        asked = time.monotonic()
+        deadline = asked + timeout
+        grace = max(2 * self.high_refresh_s, 0.2)
+        aborted = False
+        with self._cond:
+            self._verify_at = max(self._verify_at, asked)
+            self._cond.notify_all()
+            while True:
+                topology = self._topology
+                if topology is not None and self._verified_at >= asked:
+                    return topology
+                now = time.monotonic()
+                if self.stopped.is_set() or now >= deadline:
+                    raise TimeoutError(
+                        f"no verified writer for cluster {self.cluster_id!r} within {timeout:g} s"
+                    )
+                if not aborted and now - asked >= grace and self._conn is not None:
+                    aborted = True  # the monitoring connection is stuck (e.g. a silent host): probe instead
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug(
+                            "topology of %s: writer not confirmed in %.2f s, probing", self.cluster_id, grace
+                        )
+                    self.driver.abort(self._conn)
+                wait = deadline - now
+                if not aborted:
+                    wait = min(wait, asked + grace - now)
+                self._cond.wait(max(wait, 0.001))
+
+    # -- lifecycle -------------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            conn = self._conn
+            rnd = self._round
+            self._cond.notify_all()
+        if rnd is not None:
+            rnd.done.set()
+        if conn is not None:
+            self.driver.abort(conn)  # a query blocked on a silent host returns now
+        if self._thread is None:
+            self.stopped.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the monitor thread and its probe threads (a probe blocked in a connect attempt ends when
+        the attempt times out)."""
+        deadline = time.monotonic() + timeout
+        for thread in [self._thread, *list(self._probes)]:
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    # -- the monitor thread ----------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._should_stop():
+                if self._conn is None:
+                    self._panic()
+                else:
+                    self._regular()
+        except Exception:  # never let the thread die silently with the monitor still registered
+            logger.warning("topology monitor of %s failed", self.cluster_id, exc_info=True)
+        finally:
+            with self._cond:
+                self._stopping = True
+                conn, self._conn, self._conn_host = self._conn, None, None
+                self.stopped.set()
+                self._cond.notify_all()
+            if conn is not None:
+                self.driver.close(conn)
+            self._on_stop(self)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("topology monitor of %s stopped", self.cluster_id)
+
+    def _should_stop(self) -> bool:
+        with self._cond:
+            if self._stopping:
+                return True
+            if self._users:
+                self._idle_since = time.monotonic()  # users also leave by being garbage collected
+            elif time.monotonic() - self._idle_since >= self.idle_timeout:
+                self._stopping = True
+                return True
+            return False
+
+    def _regular(self) -> None:
+        """Wait until the next read is due (or asked for), then read over the verified writer connection."""
+        with self._cond:
+            while not self._stopping:
+                last_read = self._topology.read_at if self._topology is not None else -math.inf
+                if self._refresh_at > last_read or self._verify_at > self._verified_at:
+                    break  # asked for after the last read / the last confirmation of the writer began
+                now = time.monotonic()
+                period = self.high_refresh_s if now < self._high_until else self.refresh_s
+                remaining = self._verified_at + period - now
+                if not self._users:
+                    remaining = min(remaining, self._idle_since + self.idle_timeout - now)
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            if self._stopping or (
+                not self._users and time.monotonic() - self._idle_since >= self.idle_timeout
+            ):
+                return
+            conn, host = self._conn, self._conn_host
+        assert conn is not None
+        assert host is not None
+        started = time.monotonic()
+        try:
+            topology = self.reader.read(conn, self.query_timeout)
+            if topology.writer.url != host.url:
+                self._store(topology)  # the next panic starts with the writer it names
+                raise _NotWriter(f"the topology names {topology.writer.url} as the writer, not {host.url}")
+        except Exception as exc:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("topology monitor of %s: writer %s lost: %s", self.cluster_id, host.url, exc)
+            with self._cond:
+                self._conn = self._conn_host = None
+            self.driver.close(conn)
+            return
+        self._store(topology, verified_at=started)
+
+    def _store(self, topology: Topology, verified_at: float | None = None) -> None:
+        with self._cond:
+            current = self._topology
+            if current is not None and current.read_at > topology.read_at and verified_at is None:
+                return  # an older read finished late
+            self._topology = topology
+            if verified_at is not None:
+                if self._writer_url is not None and self._writer_url != topology.writer.url:
+                    self._high_until = time.monotonic() + HIGH_RATE_WINDOW_S
+                self._writer_url = topology.writer.url
+                self._verified_at = max(self._verified_at, verified_at)
+            self._cond.notify_all()
+        topology_cache().put(self.cluster_id, topology)
+
+    # -- panic -------------------------------------------------------------------------------------------------------
+    def _panic(self) -> None:
+        rnd = _Round(time.monotonic())
+        with self._cond:
+            if self._stopping:
+                return
+            self._round = rnd
+            known = self._topology
+            # no one waits for a verified writer: re-verify the last writer alone before probing every host
+            quick = known is not None and self._verify_at < rnd.started
+        try:
+            if quick and known is not None:
+                self._start_probe(rnd, known.writer)
+            else:
+                self._expand(rnd)
+            while True:
+                with self._cond:
+                    if self.stopping:
+                        return
+                    if not rnd.has_writer():
+                        self._cond.wait(self._probe_period(rnd))
+                    found = rnd.result()
+                if found is not None:
+                    self._adopt(rnd, *found)
+                    return
+                if self._should_stop():
+                    return
+                now = time.monotonic()
+                if not rnd.expanded and (
+                    rnd.failed or self._verify_at >= rnd.started or now - rnd.started >= EXPAND_AFTER_S
+                ):
+                    self._expand(rnd)
+                elif rnd.expanded:
+                    self._expand(rnd)  # hosts that appeared in a topology read meanwhile
+        finally:
+            rnd.done.set()
+            with self._cond:
+                if self._round is rnd:
+                    self._round = None
+
+    def _expand(self, rnd: _Round) -> None:
+        rnd.expanded = True
+        topology = self._topology
+        for host in topology.hosts if topology is not None else (self.initial,):
+            self._start_probe(rnd, host)
+
+    def _start_probe(self, rnd: _Round, host: HostInfo) -> None:
+        with rnd.lock:
+            if host.url in rnd.threads or rnd.done.is_set():
+                return
+            thread = threading.Thread(
+                target=self._probe,
+                args=(rnd, host),
+                name=f"aws-wrapper-topology-probe[{host.url}]",
+                daemon=True,
+            )
+            rnd.threads[host.url] = thread
+            self._probes.add(thread)
+        thread.start()
+
+    def _probe_period(self, rnd: _Round) -> float:
+        now = time.monotonic()
+        if now - rnd.started < HIGH_RATE_WINDOW_S or self._verify_at >= now - HIGH_RATE_WINDOW_S:
+            return self.high_refresh_s
+        return max(self.high_refresh_s, SLOW_PROBE_S)
+
+    def _adopt(self, rnd: _Round, conn: RawConnection, host: HostInfo, topology: Topology, at: float) -> None:
+        rnd.done.set()
+        with self._cond:
+            self._conn, self._conn_host = conn, host
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "topology monitor of %s: writer %s verified after %.3f s of probing",
+                self.cluster_id,
+                host.url,
+                time.monotonic() - rnd.started,
+            )
+        self._store(topology, verified_at=at)
+
+    def _probe(self, rnd: _Round, host: HostInfo) -> None:
+        """One host during a panic: connect (retrying), then check its role every high-rate period."""
+        conn: RawConnection | None = None
+        failures = 0
+        try:
+            while not rnd.done.is_set():
+                if conn is None:
+                    try:
+                        conn = self._open(host)
+                        failures = 0
+                    except Exception as exc:
+                        if self._is_login(exc):
+                            logger.warning("topology probe of %s stops: login failed: %s", host.url, exc)
+                            return
+                        failures += 1
+                        rnd.failed.add(host.url)
+                        rnd.done.wait(self._retry_delay(rnd, exc, failures))
+                        continue
+                try:
+                    if self._check(rnd, conn, host):
+                        conn = None  # handed over to the monitor
+                        return
+                except Exception as exc:
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug("topology probe of %s failed: %s", host.url, exc)
+                    rnd.release_reader(host.url)
+                    rnd.failed.add(host.url)
+                    self.driver.close(conn)
+                    conn = None
+                    failures += 1
+                    rnd.done.wait(self._retry_delay(rnd, exc, failures))
+                    continue
+                rnd.done.wait(self._probe_period(rnd))
+        finally:
+            rnd.release_reader(host.url)
+            if conn is not None:
+                self.driver.close(conn)
+
+    def _check(self, rnd: _Round, conn: RawConnection, host: HostInfo) -> bool:
+        """One role check; True when ``conn`` was handed over as the verified writer connection."""
+        started = time.monotonic()
+        if self.reader.is_writer(conn, self.query_timeout):
+            topology = self.reader.read(conn, self.query_timeout)
+            # a topology host is itself; another address (a cluster endpoint) is told by its instance id
+            identity = topology.find([host.url]) or self._identify(conn, topology) or topology.writer
+            topology = topology.with_writer(identity)
+            if rnd.claim_writer(conn, topology.writer, topology, started):
+                with self._cond:
+                    self._cond.notify_all()
+                return True
+            self.driver.close(conn)
+            return True  # another host won: this thread is done (conn closed)
+        rnd.failed.add(host.url)
+        if rnd.claim_reader(host.url):
+            try:
+                topology = self.reader.read(conn, self.query_timeout)
+            except Exception as exc:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("topology read on reader %s failed: %s", host.url, exc)
+            else:
+                self._store(topology)  # unverified: serves refresh waiters, names hosts to probe
+        return False
+
+    def _identify(self, conn: RawConnection, topology: Topology) -> HostInfo | None:
+        try:
+            return topology.find(self.reader.instance_keys(conn, self.query_timeout))
+        except Exception:
+            return None
+
+    def _open(self, host: HostInfo) -> RawConnection:
+        STATS.count_connection()
+        conn = self._connector.force_connect(host, self._props)
+        try:
+            self.driver.set_autocommit(conn, True)
+        except Exception:
+            self.driver.close(conn)
+            raise
+        return conn
+
+    def _retry_delay(self, rnd: _Round, error: BaseException, failures: int) -> float:
+        if self._is_network(error):
+            return self._probe_period(rnd)
+        backoff = min(0.1 * (1 << min(failures, 6)), 10.0)
+        return backoff * random.uniform(0.5, 1.0)
+
+
+class _NotWriter(Exception):
+    pass
