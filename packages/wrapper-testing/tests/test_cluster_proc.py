@@ -76,7 +76,7 @@ def test_servers_die_with_a_killed_harness(tmp_path: Path) -> None:
         assert not gone(child)
         parent.kill()
         parent.wait(5)
-        assert _wait_gone(child), "the server outlived its harness"
+        assert _wait_gone(child, timeout=15.0), "the server outlived its harness"
     finally:
         parent.kill()
         parent.wait(5)
