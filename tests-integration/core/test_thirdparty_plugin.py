@@ -4,6 +4,9 @@ the same discovery and validation as the built-in ones."""
 from __future__ import annotations
 
 import importlib.metadata
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,19 +20,40 @@ pytestmark = pytest.mark.integration
 DIST = "aws-wrapper-test-thirdparty-plugin"
 
 
+BROKEN_DIST = "aws-wrapper-test-broken-plugin"
+
+
 @pytest.fixture(scope="module")
-def thirdparty() -> importlib.metadata.Distribution:
+def thirdparty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[importlib.metadata.Distribution]:
+    """The installed fixture distribution, plus (for this test process only) a second distribution whose entry
+    point fails to import: a dist-info directory on a temporary sys.path entry, found by importlib.metadata like
+    any installed distribution."""
     try:
         dist = importlib.metadata.distribution(DIST)
     except importlib.metadata.PackageNotFoundError:
         pytest.fail(f"{DIST} is not installed: pip install -e tests-integration/fixtures/thirdparty-plugin")
+    site = tmp_path_factory.mktemp("site")
+    info = site / "aws_wrapper_test_broken_plugin-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {BROKEN_DIST}\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(
+        f"[{ENTRY_POINT_GROUP}]\ntest_broken_import = aws_wrapper_test_thirdparty.broken:BrokenPluginFactory\n"
+    )
+    sys.path.append(str(site))
     REGISTRY.reload()
-    return dist
+    try:
+        yield dist
+    finally:
+        sys.path.remove(str(site))
+        REGISTRY.reload()
 
 
-def test_the_fixture_is_an_installed_distribution(thirdparty: importlib.metadata.Distribution) -> None:
+def test_the_fixtures_are_installed_distributions(thirdparty: importlib.metadata.Distribution) -> None:
     names = {ep.name for ep in thirdparty.entry_points if ep.group == ENTRY_POINT_GROUP}
-    assert names == {"test_counter", "test_wrong_abi", "test_broken_import"}
+    assert names == {"test_counter", "test_wrong_abi"}
+    broken = importlib.metadata.distribution(BROKEN_DIST)
+    assert {ep.name for ep in broken.entry_points if ep.group == ENTRY_POINT_GROUP} == {"test_broken_import"}
+    assert Path(str(broken.locate_file(""))).is_dir()
 
 
 def test_found_by_its_code_and_alias(thirdparty: importlib.metadata.Distribution) -> None:
