@@ -7,6 +7,7 @@ Aurora MySQL dialect's queries.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -166,3 +167,103 @@ def test_teardown_leaves_nothing(local_cluster: Any) -> None:
     assert footprint.leftovers() != []
     cluster.down()
     assert footprint.leftovers() == []
+
+
+class _Writer(threading.Thread):
+    """Inserts numbered rows into ``test.stress`` on the current writer's server; remembers what was
+    acknowledged. Any error (the writer crashed, a read-only node) means: reconnect to the current writer."""
+
+    def __init__(self, cluster: LocalCluster, number: int, stop: threading.Event) -> None:
+        super().__init__(name=f"stress-writer-{number}", daemon=True)
+        self.cluster, self.number, self.stop = cluster, number, stop
+        self.acknowledged: list[int] = []
+        self.errors = 0
+
+    def run(self) -> None:
+        import mysql.connector
+
+        conn: Any = None
+        seq = 0
+        while not self.stop.is_set():
+            try:
+                if conn is None:
+                    writer = self.cluster.writer
+                    conn = mysql.connector.connect(
+                        host=writer.server_host,
+                        port=writer.port,
+                        user="root",
+                        password="",
+                        database="test",
+                        use_pure=True,
+                        autocommit=True,
+                        connection_timeout=20,  # longer than a semi-sync wait
+                    )
+                seq += 1
+                cur = conn.cursor()
+                cur.execute("INSERT INTO stress (worker, seq) VALUES (%s, %s)", (self.number, seq))
+                cur.close()
+                self.acknowledged.append(seq)
+            except mysql.connector.Error:
+                self.errors += 1
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                conn = None
+                time.sleep(0.01)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+def test_writer_crashes_under_semi_sync_write_load_lose_no_acknowledged_insert(local_cluster: Any) -> None:
+    """5 x (crash the writer under load from 4 threads, promote, bring the old writer back as a replica).
+
+    Semi-synchronous replication needs one replica's acknowledgement, so the replicas differ in how much they
+    received: the cluster must promote the most advanced one (and that one must apply its whole relay log), or
+    acknowledged inserts are lost and the other replica cannot follow (error 1236). Before each crash one
+    replica is held back (IO thread stopped), so the lowest-index replica is the wrong choice every time.
+    """
+    cluster: LocalCluster = local_cluster("mysql", instances=3, synchronous=True)
+    cluster.query(cluster.writer, "CREATE TABLE test.stress (worker INT, seq INT, PRIMARY KEY (worker, seq))")
+    stop = threading.Event()
+    writers = [_Writer(cluster, i, stop) for i in range(4)]
+    for thread in writers:
+        thread.start()
+    promoted: list[tuple[str, dict[str, int]]] = []
+    try:
+        for _ in range(5):
+            time.sleep(0.4)
+            laggard = min(cluster.readers, key=lambda n: n.index)
+            cluster.query(laggard, "STOP SLAVE IO_THREAD")
+            time.sleep(0.3)  # the others keep receiving (and acknowledging) meanwhile
+            old = cluster.crash()
+            positions = {n.instance_id: cluster.engine.replication_position(n) for n in cluster.readers}
+            new = cluster.promote()  # must not fail
+            assert new is not old
+            assert new is not laggard
+            assert positions[new.instance_id] == max(positions.values())
+            promoted.append((new.instance_id, positions))
+            time.sleep(0.2)
+            cluster.restart(old)  # re-cloned as a replica: the next round has two replicas again
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for thread in writers:
+            thread.join(30)
+    assert not any(t.is_alive() for t in writers)
+    writer = cluster.writer
+    present = {
+        (int(str(w)), int(str(s))) for w, s in cluster.query(writer, "SELECT worker, seq FROM test.stress")
+    }
+    acknowledged = {(t.number, s) for t in writers for s in t.acknowledged}
+    print(
+        f"\nmysql semi-sync stress: {len(acknowledged)} inserts acknowledged, "
+        f"{sum(t.errors for t in writers)} failed around crashes, {len(present)} rows; promotions: {promoted}"
+    )
+    assert len(acknowledged) > 100
+    lost = sorted(acknowledged - present)
+    assert lost == [], f"{len(lost)} acknowledged inserts missing on the new writer, e.g. {lost[:10]}"
+    target = cluster.query(writer, "SELECT @@gtid_binlog_pos")[0][0]
+    for node in cluster.readers:
+        assert cluster.query(node, "SELECT MASTER_GTID_WAIT(%s, 20)", (target,)) == [(0,)]
+        assert cluster.query(node, "SELECT count(*) FROM test.stress") == [(len(present),)]

@@ -8,11 +8,14 @@ even when a test fails.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +23,14 @@ from typing import Any
 
 import pytest
 
+from aws_wrapper.testing import LocalCluster
 from aws_wrapper.testing import _mysql_build as build
 from aws_wrapper.testing._block import claim_block
-from aws_wrapper.testing._engine import Engine, Flavour, Layout, Node
+from aws_wrapper.testing._engine import Engine, Flavour, Layout, Node, missing_reason
 from aws_wrapper.testing._errors import ClusterError
 from aws_wrapper.testing._mysql import ROLE_KEY, MariaDbEngine
-from aws_wrapper.testing._mysql_proc import AdminSession, NodePaths, check_reachable, port_open
+from aws_wrapper.testing._mysql_proc import AdminSession, NodePaths, check_reachable, pid_is_server, port_open
+from aws_wrapper.testing._mysql_repl import Gtid, highest_seq, lacking, parse_gtids
 from aws_wrapper.testing._mysql_sql import (
     AURORA_DETECTION_QUERY,
     AURORA_HOST_ID_QUERY,
@@ -36,6 +41,7 @@ from aws_wrapper.testing._mysql_sql import (
     RDS_HOST_ID_QUERY,
     sync_statements,
 )
+from aws_wrapper.testing._proc import gone
 from aws_wrapper.testing._registry import default_work_base
 
 ENGINE = MariaDbEngine()
@@ -179,7 +185,70 @@ def test_sync_statements_hide_instances_and_override_writer() -> None:
 
 def test_engine_satisfies_the_protocol() -> None:
     engine: Engine = MariaDbEngine()  # checked by mypy: the cluster instantiates it with no arguments
-    assert (engine.name, engine.default_port) == ("mysql", 3306)
+    assert (engine.name, engine.default_port, engine.default_user) == ("mysql", 3306, "root")
+    assert callable(engine.replication_position)
+    engine.close()  # nothing to release; must not fail
+
+
+class _FakeEngine:
+    """Only what ``missing_reason`` and ``LocalCluster.up`` look at before starting anything."""
+
+    name = "mysql"
+    default_port = 3306
+    default_user = "root"
+
+    def __init__(self) -> None:
+        self.asked: list[Flavour | None] = []
+
+    def missing(self, flavour: Flavour | None = None) -> str | None:
+        self.asked.append(flavour)
+        return "no plugin for you" if flavour is Flavour.AURORA else None
+
+
+class _OldFakeEngine(_FakeEngine):
+    def missing(self) -> str | None:  # type: ignore[override]  # an engine without the flavour parameter
+        self.asked.append(None)
+        return "checked everything"
+
+
+def test_missing_reason_passes_the_flavour_when_the_engine_takes_it() -> None:
+    engine = _FakeEngine()
+    assert missing_reason(engine, Flavour.PLAIN) is None  # type: ignore[arg-type]
+    assert missing_reason(engine, Flavour.AURORA) == "no plugin for you"  # type: ignore[arg-type]
+    assert missing_reason(engine) is None  # type: ignore[arg-type]
+    assert engine.asked == [Flavour.PLAIN, Flavour.AURORA, None]
+    old = _OldFakeEngine()
+    assert missing_reason(old, Flavour.AURORA) == "checked everything"  # type: ignore[arg-type]
+    assert old.asked == [None]
+
+
+def test_cluster_reports_the_flavour_specific_reason_before_starting_anything() -> None:
+    engine = _FakeEngine()
+    cluster = LocalCluster(engine, flavour="aurora")  # type: ignore[arg-type]
+    with pytest.raises(ClusterError, match=r"cannot start a 'mysql' cluster: no plugin for you"):
+        cluster.up()
+    assert engine.asked == [Flavour.AURORA]
+    assert not cluster.running
+
+
+def test_gtid_positions_are_compared_by_sequence_number_within_the_domain() -> None:
+    assert parse_gtids("0-1-42,1-3-7") == [Gtid(0, 1, 42), Gtid(1, 3, 7)]
+    assert parse_gtids("") == []
+    assert parse_gtids(None) == []
+    # after a failover the stream continues with the new writer's server id: seq still orders it
+    assert highest_seq(["0-1-100", "0-2-101", "", None, "1-9-500"], 0) == 101
+    assert highest_seq(["", None], 0) == 0
+    with pytest.raises(ClusterError, match="cannot parse"):
+        parse_gtids("0-x-1")
+
+
+def test_lacking_finds_transactions_the_new_source_never_logged() -> None:
+    source_state = "0-1-100,0-2-105"  # logged up to 0-1-100 from the old writer, then its own 101..105
+    assert lacking("0-1-99", source_state) == []  # behind: can follow
+    assert lacking("0-2-105", source_state) == []  # caught up
+    assert lacking("0-1-101", source_state) == [Gtid(0, 1, 101)]  # received more of the old writer: diverged
+    assert lacking("0-3-7", source_state) == [Gtid(0, 3, 7)]  # a server the source never heard of
+    assert lacking("", source_state) == []
 
 
 @needs_mariadb
@@ -382,6 +451,105 @@ def test_crash_promote_follow_and_reclone(cluster_factory: Any) -> None:
     assert cluster.q(old, "SELECT count(*) FROM test.events") == [(3,)]
 
 
+def _binlog_pos(cluster: LocalMariaDb, node: Node) -> str:
+    return str(cluster.q(node, "SELECT @@gtid_binlog_pos")[0][0])
+
+
+def _wait_received(cluster: LocalMariaDb, node: Node, position: str, timeout: float = 10.0) -> None:
+    """Wait until ``node``'s IO thread has queued ``position`` (whether applied or not)."""
+    wanted = highest_seq([position], 0)
+    deadline = time.monotonic() + timeout
+    while True:
+        with AdminSession(node, ENGINE.admin_user, 5, 5) as session:
+            status = session.dict_row("SHOW SLAVE STATUS") or {}
+        if highest_seq([status.get("Gtid_IO_Pos")], 0) >= wanted:
+            return
+        assert time.monotonic() < deadline, f"node {node.index} never received {position!r}: {status}"
+        time.sleep(0.01)
+
+
+@needs_mariadb
+def test_most_advanced_replica_is_found_and_applies_its_relay_log_on_promotion(cluster_factory: Any) -> None:
+    cluster: LocalMariaDb = cluster_factory(Flavour.PLAIN)
+    old, ahead, behind = cluster.nodes
+    cluster.q(old, "CREATE TABLE test.p (id INT PRIMARY KEY)")
+    position = _binlog_pos(cluster, old)
+    for replica in (ahead, behind):
+        assert cluster.q(replica, "SELECT MASTER_GTID_WAIT(%s, 10)", (position,)) == [(0,)]
+    cluster.q(behind, "STOP SLAVE")  # receives nothing more
+    cluster.q(ahead, "STOP SLAVE SQL_THREAD")  # receives everything, applies nothing
+    for i in range(5):
+        cluster.q(old, "INSERT INTO test.p VALUES (%s)", (i,))
+    final = _binlog_pos(cluster, old)
+    _wait_received(cluster, ahead, final)
+    assert cluster.q(ahead, "SELECT count(*) FROM test.p") == [(0,)]  # all of it still in the relay log
+    ENGINE.crash(old)
+
+    positions = {n.index: ENGINE.replication_position(n) for n in (ahead, behind)}
+    assert positions == {ahead.index: highest_seq([final], 0), behind.index: highest_seq([position], 0)}
+    ENGINE.promote(ahead, cluster.layout)  # starts the stopped SQL thread and applies the relay log first
+    assert cluster.q(ahead, "SELECT count(*) FROM test.p") == [(5,)]
+    cluster.q(ahead, "INSERT INTO test.p VALUES (5)")
+    assert ENGINE.replication_position(ahead) == positions[ahead.index] + 1  # a writer's own GTIDs count
+
+    server_id = behind.server_id
+    ENGINE.follow(behind, ahead, cluster.layout)  # behind, not diverged: re-pointed, not re-cloned
+    assert behind.server_id == server_id
+    assert cluster.q(behind, "SELECT count(*) FROM test.p") == [(6,)]
+
+
+@needs_mariadb
+def test_replica_ahead_of_the_promoted_one_is_recloned_instead_of_failing(cluster_factory: Any) -> None:
+    cluster: LocalMariaDb = cluster_factory(Flavour.AURORA)
+    old, promoted, ahead = cluster.nodes
+    cluster.q(old, "CREATE TABLE test.d (id INT PRIMARY KEY)")
+    position = _binlog_pos(cluster, old)
+    for replica in (promoted, ahead):
+        assert cluster.q(replica, "SELECT MASTER_GTID_WAIT(%s, 10)", (position,)) == [(0,)]
+    cluster.q(promoted, "STOP SLAVE")
+    cluster.q(old, "INSERT INTO test.d VALUES (1), (2)")
+    cluster.q(old, "INSERT INTO test.d VALUES (3)")
+    assert cluster.q(ahead, "SELECT MASTER_GTID_WAIT(%s, 10)", (_binlog_pos(cluster, old),)) == [(0,)]
+    ENGINE.crash(old)
+    assert ENGINE.replication_position(ahead) > ENGINE.replication_position(promoted)
+
+    ENGINE.promote(promoted, cluster.layout)  # the wrong choice on purpose: ``ahead`` has 2 more GTIDs
+    cluster.q(promoted, "INSERT INTO test.d VALUES (10)")
+    used = {n.server_id for n in cluster.nodes}
+    ENGINE.follow(ahead, promoted, cluster.layout)  # would fail with error 1236; re-cloned instead
+    assert ahead.server_id not in used
+    assert cluster.q(ahead, "SELECT id FROM test.d ORDER BY id") == [(10,)]
+    assert cluster.q(ahead, AURORA_HOST_ID_QUERY) == [("instance-3", "instance-3")]
+    cluster.q(promoted, "INSERT INTO test.d VALUES (11)")
+    target = _binlog_pos(cluster, promoted)
+    assert cluster.q(ahead, "SELECT MASTER_GTID_WAIT(%s, 10)", (target,)) == [(0,)]
+    assert cluster.q(ahead, "SELECT id FROM test.d ORDER BY id") == [(10,), (11,)]
+    assert _writer_per_node(cluster, [promoted, ahead]) == {
+        "instance-2": ["instance-2"],
+        "instance-3": ["instance-2"],
+    }
+
+
+@needs_mariadb
+def test_sql_thread_gtid_conflict_during_follow_triggers_a_reclone(cluster_factory: Any) -> None:
+    cluster: LocalMariaDb = cluster_factory(Flavour.PLAIN, 2)
+    writer, replica = cluster.nodes
+    cluster.q(writer, "CREATE TABLE test.c (id INT PRIMARY KEY)")
+    assert cluster.q(replica, "SELECT MASTER_GTID_WAIT(%s, 10)", (_binlog_pos(cluster, writer),)) == [(0,)]
+    # the replica gets a row the writer never had, so the writer's next insert of the same key breaks its
+    # SQL thread (error 1062) once it follows again
+    cluster.q(replica, "STOP SLAVE")
+    with AdminSession(replica, ENGINE.admin_user, 5, 5) as session:
+        session.rows("SET sql_log_bin = 0")  # not in the replica's binlog nor in its gtid position
+        session.rows("INSERT INTO test.c VALUES (1)")
+    cluster.q(writer, "INSERT INTO test.c VALUES (1)")
+    server_id = replica.server_id
+    ENGINE.follow(replica, writer, cluster.layout)
+    assert replica.server_id != server_id  # re-cloned
+    assert cluster.q(replica, "SELECT id FROM test.c") == [(1,)]
+    assert cluster.q(replica, "SELECT @@read_only") == [(1,)]
+
+
 @needs_mariadb
 def test_rds_reclone_keeps_topology_in_sync(cluster_factory: Any) -> None:
     cluster: LocalMariaDb = cluster_factory(Flavour.MULTI_AZ)
@@ -532,6 +700,62 @@ def test_failed_start_carries_the_log_tail(cluster_factory: Any) -> None:
         ENGINE.start(node, cluster.layout)
     assert "mysql.user" in str(failure.value) or "ERROR" in str(failure.value)
     assert node.process is None
+
+
+_HARNESS = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from aws_wrapper.testing._engine import Flavour, Layout, Node
+    from aws_wrapper.testing._mysql import MariaDbEngine
+    work, host, port = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    node = Node(1, "instance-1", host, port, work / "n1" / "data", 1)
+    MariaDbEngine().init_writer(node, Layout(work, Flavour.PLAIN, [node]))
+    print(node.process.pid, flush=True)
+    time.sleep(120)
+    """
+)
+
+
+@needs_mariadb
+def test_servers_die_with_a_sigkilled_harness() -> None:
+    work = Path(tempfile.mkdtemp(prefix="t3-orphan-", dir=default_work_base()))
+    os.chmod(work, 0o755)
+    block = claim_block(ENGINE.default_port)
+    host = block.server_host(1)
+    harness = subprocess.Popen(
+        [sys.executable, "-c", _HARNESS, str(work), host, str(block.port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pid = 0
+    try:
+        assert harness.stdout is not None
+        line = harness.stdout.readline()
+        assert line.strip().isdigit(), (
+            f"harness failed: {line!r} {harness.stderr.read() if harness.stderr else ''}"
+        )
+        pid = int(line)
+        assert pid_is_server(pid, work / "n1" / "my.cnf")
+        uid = int(Path(f"/proc/{pid}/status").read_text().split("\nUid:")[1].split()[0])
+        assert uid == pwd.getpwnam("mysql").pw_uid  # started as mysql: nothing clears its parent-death signal
+        harness.kill()
+        harness.wait(5)
+        # generous: the machine may be loaded. The main thread may show as a zombie while the server's other
+        # threads are still exiting (and holding the listening socket), so wait for both.
+        deadline = time.monotonic() + 15
+        while (not gone(pid) or port_open(host, block.port, 0.2)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gone(pid), "mariadbd outlived its SIGKILLed harness"
+        assert not port_open(host, block.port, 0.2)
+    finally:
+        harness.kill()
+        harness.wait(5)
+        if pid and pid_is_server(pid, work / "n1" / "my.cnf"):
+            os.kill(pid, 9)
+        shutil.rmtree(work, ignore_errors=True)
+        block.release()
 
 
 @needs_mariadb

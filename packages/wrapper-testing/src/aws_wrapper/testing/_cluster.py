@@ -22,7 +22,7 @@ from . import _proc
 from ._block import claim_block
 from ._cluster_base import ClusterBase, Instance, alive
 from ._endpoints import Endpoints
-from ._engine import Layout, Node
+from ._engine import Layout, Node, missing_reason
 from ._errors import ClusterError
 from ._registry import default_work_base
 
@@ -61,7 +61,7 @@ class LocalCluster(ClusterBase):
         with self._lock:
             if self._running:
                 return self
-            reason = self.engine.missing()
+            reason = missing_reason(self.engine, self.flavour)  # e.g. no aurora plugin: say so up front
             if reason is not None:
                 raise ClusterError(f"cannot start a {self.engine.name!r} cluster: {reason}")
             self._atexit = atexit_hook = _make_atexit(self)
@@ -98,9 +98,7 @@ class LocalCluster(ClusterBase):
             flavour=self.flavour,
             nodes=nodes,
             database=self.database,
-            user=str(
-                getattr(self.engine, "default_user", "postgres" if self.engine.name == "pg" else "root")
-            ),
+            user=self.engine.default_user,
             synchronous=self.synchronous,
             domain=self.domain,
             cluster_name=self.cluster_name,
@@ -136,9 +134,7 @@ class LocalCluster(ClusterBase):
                         _collect(errors, self.engine.stop, node)
                         if proc.poll() is None:  # the engine failed to stop it: kill it with its children
                             _collect(errors, _proc.kill_tree, proc)
-            closer = getattr(self.engine, "close", None)
-            if callable(closer):
-                _collect(errors, closer)
+            _collect(errors, lambda: self.engine.close())  # looked up inside: teardown goes on without it
             if self._work_dir is not None:
                 if self._own_work_dir:
                     _collect(errors, shutil.rmtree, self._work_dir)

@@ -9,7 +9,9 @@ proxy owned by the cluster. An engine only knows about servers.
 from __future__ import annotations
 
 import enum
+import inspect
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -50,7 +52,8 @@ class Layout:
     nodes: list[Node]
     database: str = "test"  # created on the writer at init; the machine's default database is left alone
     user: str = "root"  # "postgres" for pg
-    synchronous: bool = False  # synchronous replication (pg: synchronous_standby_names; mysql: semi-sync if possible)
+    # synchronous replication (pg: synchronous_standby_names; mysql: semi-synchronous)
+    synchronous: bool = False
     # RDS-shaped DNS suffix for endpoint names in facts that must look like RDS hostnames (Multi-AZ `endpoint`
     # columns): "<instance_id>.<domain>". Cluster endpoints are "<cluster>.cluster-<domain>" etc.
     domain: str = "xyz123abc456.us-east-1.rds.amazonaws.com"
@@ -63,9 +66,17 @@ class Engine(Protocol):
 
     name: ClassVar[str]  # "pg" | "mysql"
     default_port: ClassVar[int]  # 5432 | 3306
+    default_user: ClassVar[str]  # the servers' client account (Layout.user): "postgres" | "root"
 
-    def missing(self) -> str | None:
-        """Why this engine cannot run on this machine (binaries, headers, OS user), or None."""
+    @property
+    def missing(self) -> Callable[..., str | None]:
+        """``missing(flavour=None) -> str | None``: why this engine cannot run on this machine (binaries,
+        headers, OS user), or None. With a ``flavour``, only what that flavour needs is checked (the MariaDB
+        ``aurora`` flavour needs a compiled plugin, the others do not); without one, everything is.
+
+        Declared as a callable attribute so that engines written before the ``flavour`` parameter
+        (``missing(self)``) still satisfy the protocol; call it through ``missing_reason``, which passes the
+        flavour only to engines that take it."""
 
     def init_writer(self, node: Node, layout: Layout) -> None:
         """Create a fresh data directory for ``node``, start it as the writer, create ``layout.database`` and the
@@ -96,3 +107,27 @@ class Engine(Protocol):
     def set_facts(self, node: Node, layout: Layout, writer: str | None, hidden: frozenset[str]) -> None:
         """Override the topology facts on the writer ``node``: report ``writer`` as the writer id (None: compute
         it live again) and leave out the instances in ``hidden``. Replicates like any other write."""
+
+    def replication_position(self, node: Node) -> int:
+        """How much of the replication stream ``node`` has *received* (not only applied), as one integer that
+        grows with it: the LSN for pg, the sequence number of the highest GTID in the writer's domain for
+        MariaDB. The cluster promotes the live replica with the highest position, which holds every
+        acknowledged transaction (also with synchronous replication, where one replica's acknowledgement is
+        enough)."""
+
+    def close(self) -> None:
+        """Release what the engine holds besides servers (admin connections); called on cluster teardown."""
+
+
+def missing_reason(engine: Engine, flavour: Flavour | None = None) -> str | None:
+    """``engine.missing(flavour)``, or ``engine.missing()`` for an engine whose ``missing`` takes no flavour."""
+    check = engine.missing
+    if flavour is None:
+        return check()
+    try:
+        inspect.signature(check).bind(flavour)
+    except TypeError:  # an engine without the parameter: it checks everything it needs
+        return check()
+    except ValueError:  # no signature to inspect (a builtin): assume the documented one
+        pass
+    return check(flavour)

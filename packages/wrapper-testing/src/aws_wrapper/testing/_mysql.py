@@ -16,16 +16,17 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from . import _mysql_build as build
+from . import _mysql_repl as repl
 from . import _mysql_sql as msql
 from ._engine import Flavour, Layout, Node
 from ._errors import ClusterError
 from ._mysql_proc import (
+    MYSQL_OS_USER,
     AdminSession,
     NodePaths,
     check_reachable,
@@ -40,6 +41,7 @@ from ._mysql_proc import (
 )
 from ._mysql_template import MARKER as TEMPLATE_MARKER
 from ._mysql_template import copy_tree, ensure_template
+from ._proc import spawn
 
 logger = logging.getLogger("aws_wrapper.testing")
 
@@ -61,6 +63,9 @@ class MariaDbEngine:
     start_timeout: ClassVar[float] = 60.0
     stop_timeout: ClassVar[float] = 60.0
     catch_up_timeout: ClassVar[float] = 60.0
+    # replication_position: how long a replica whose source is gone may take to notice it (its IO thread
+    # still queues what the source sent before it died)
+    drain_timeout: ClassVar[float] = 2.0
     connect_timeout: ClassVar[int] = 5
     read_timeout: ClassVar[int] = 15  # longer than a semi-sync wait; long waits are done in 1 s steps
 
@@ -151,17 +156,10 @@ class MariaDbEngine:
         node.extra[ROLE_KEY] = "replica"
 
     def promote(self, node: Node, layout: Layout) -> None:
-        """Apply what the replica already received, detach it, open it for writes and record it in the facts."""
+        """Apply everything the replica has received (its whole relay log: with semi-sync, acknowledged
+        transactions may be there only), detach it, open it for writes and record it in the facts."""
         with self._session(node) as session:
-            session.rows("STOP SLAVE IO_THREAD")
-            status = session.dict_row("SHOW SLAVE STATUS")
-            received = str(status.get("Gtid_IO_Pos") or "") if status else ""
-            if status and status.get("Slave_SQL_Running") == "Yes" and received:
-                deadline = time.monotonic() + self.catch_up_timeout
-                while session.value("SELECT MASTER_GTID_WAIT(%s, 1)", (received,)) != 0:
-                    if time.monotonic() > deadline:
-                        logger.warning("node %s: relay log not applied before promotion", node.index)
-                        break
+            repl.apply_received(session, node, self.catch_up_timeout)
             session.rows("STOP SLAVE")
             session.rows("RESET SLAVE ALL")
             if layout.synchronous:
@@ -179,7 +177,30 @@ class MariaDbEngine:
             other.extra[ROLE_KEY] = "writer" if other is node else "replica"
 
     def follow(self, node: Node, source: Node, layout: Layout) -> None:
-        """Re-point a running replica (or a demoted writer) at ``source`` and wait until it has caught up."""
+        """Re-point a running replica (or a demoted writer) at ``source`` and wait until it has caught up.
+
+        A node holding transactions ``source`` never logged (a replica that was ahead of the promoted one, a
+        crashed writer's unreplicated commits), or whose replication from ``source`` fails with a GTID
+        conflict, cannot follow it: it is re-cloned from the template instead (``add_replica``, new server id).
+        """
+        try:
+            self._repoint(node, source, layout)
+        except repl.ReplicationDiverged as exc:
+            logger.warning("node %s cannot follow node %s (%s); re-cloning it", node.index, source.index, exc)
+            self.add_replica(node, source, layout)
+
+    def replication_position(self, node: Node) -> int:
+        """The sequence number of the highest GTID ``node`` has received (relay log included) in its GTID
+        domain, or has logged itself: the cluster promotes the replica where it is highest."""
+        with self._session(node) as session:
+            return repl.received_position(session, self.drain_timeout)
+
+    def close(self) -> None:
+        """Nothing to release: admin sessions are opened per operation and closed after it."""
+
+    def _repoint(self, node: Node, source: Node, layout: Layout) -> None:
+        with self._session(source) as session:
+            source_state = session.value("SELECT @@gtid_binlog_state")
         with self._session(node) as session:
             session.rows("STOP SLAVE")
             if layout.synchronous:
@@ -187,9 +208,14 @@ class MariaDbEngine:
                 session.rows("SET GLOBAL rpl_semi_sync_slave_enabled = 1")
             session.rows("SET GLOBAL read_only = 1")
             binlog_pos, slave_pos = session.rows("SELECT @@gtid_binlog_pos, @@gtid_slave_pos")[0]
+            position = slave_pos
             if binlog_pos and binlog_pos != slave_pos:
                 # A demoted writer: its own transactions are only in its binlog position.
                 session.rows("SET GLOBAL gtid_slave_pos = %s", (binlog_pos,))
+                position = binlog_pos
+            # MASTER_GTID_WAIT compares sequence numbers only, so a node that is *ahead* would look caught up:
+            # compare with what the source has logged before re-pointing.
+            repl.check_can_follow(node, position, source, source_state)
             self._change_master(session, source)
         self._wait_caught_up(node, source)
         node.extra[ROLE_KEY] = "replica"
@@ -333,11 +359,12 @@ class MariaDbEngine:
         args = [str(server.binary), f"--defaults-file={paths.config}", f"--read-only={int(replica)}"]
         if semi_sync:
             args.append(f"--rpl-semi-sync-{'slave' if replica else 'master'}-enabled=1")
-        with open(paths.error_log, "ab") as log:
-            chown_mysql(paths.error_log)
-            # Same process group as the harness on purpose: mariadbd ignores SIGINT and SIGHUP (a Ctrl-C does
-            # not take it down mid-test), while a job control kill of the whole group does.
-            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        paths.error_log.touch()
+        chown_mysql(paths.error_log)
+        # Started as the mysql OS user (not as root with user = mysql in my.cnf): mariadbd then has no user to
+        # switch to, and the kernel keeps the parent-death signal that spawn sets (a uid change clears it), so
+        # the server dies with a SIGKILLed harness. Its own session: a Ctrl-C reaches the harness only.
+        proc = spawn(args, user=MYSQL_OS_USER if os.geteuid() == 0 else None, log_file=paths.error_log)
         node.process = proc
         node.log_file = paths.error_log
         self._record_server_id(node, layout)
@@ -414,31 +441,9 @@ class MariaDbEngine:
         return frozenset(state.get("hidden", [])), writer if isinstance(writer, str) else None
 
     def _wait_caught_up(self, node: Node, source: Node) -> None:
-        """Wait until ``node`` has applied everything ``source`` has binlogged so far; fail on a broken link."""
+        """Wait until ``node`` has applied everything ``source`` has binlogged so far; fail on a broken link
+        (``repl.ReplicationDiverged`` when ``node`` cannot continue from ``source``)."""
         with self._session(source) as session:
             target = str(session.value("SELECT @@gtid_binlog_pos") or "")
-        deadline = time.monotonic() + self.catch_up_timeout
-        status: dict[str, Any] | None = None
         with self._session(node) as session:
-            while True:
-                if session.value("SELECT MASTER_GTID_WAIT(%s, 0.5)", (target,)) == 0:
-                    return
-                status = session.dict_row("SHOW SLAVE STATUS")
-                if status is None:
-                    raise ClusterError(f"node {node.index} is not replicating (no slave status)")
-                for kind in ("IO", "SQL"):
-                    errno = int(str(status.get(f"Last_{kind}_Errno") or 0))
-                    # 2003 / 2013: the source is (re)starting, retried every MASTER_CONNECT_RETRY second
-                    if errno and errno not in (2003, 2013):
-                        raise ClusterError(
-                            f"replication of node {node.index} from node {source.index} failed "
-                            f"({kind} thread, error {errno}: {status.get(f'Last_{kind}_Error')}); a node with "
-                            f"transactions its new source lacks must be re-cloned with add_replica:\n"
-                            f"{log_tail(NodePaths.of(node).error_log, 8)}"
-                        )
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"node {node.index} did not catch up with node {source.index} ({target!r}) within "
-                        f"{self.catch_up_timeout} s; slave status: IO={status.get('Slave_IO_Running')!r} "
-                        f"SQL={status.get('Slave_SQL_Running')!r}:\n{log_tail(NodePaths.of(node).error_log, 8)}"
-                    )
+            repl.wait_caught_up(session, node, source, target, self.catch_up_timeout)
