@@ -13,7 +13,7 @@ from dialects_fakes import FakeCluster, FakeConn, FakeDriver, context
 from aws_wrapper.core.hostinfo import HostRole
 from aws_wrapper.core.monitors import MonitorService
 from aws_wrapper.core.storage import STORAGE
-from aws_wrapper.dialects import AURORA_PG, TopologyHostListProvider, TopologyMonitor
+from aws_wrapper.dialects import AURORA_PG, TopologyHostListProvider, TopologyMonitor, _monitor
 
 TOPOLOGY = AURORA_PG.topology_query
 
@@ -273,3 +273,129 @@ def test_monitor_kind_is_registered_per_cluster_id(make: Make, monitors: Monitor
     assert isinstance(one.monitor(), TopologyMonitor)
     assert one.monitor() is not two.monitor()
     assert monitors.count() == 2
+
+
+# -- panic probing: fast while someone waits, gentle otherwise ------------------------------------------------------
+def _verified(make: Make, cluster: FakeCluster, **props: Any) -> TopologyHostListProvider:
+    provider = make(cluster, **props)
+    provider.refresh(FakeConn(cluster, "a"))
+    assert _wait(lambda: provider.monitor().verified_writer is not None)
+    return provider
+
+
+def _waiter(provider: TopologyHostListProvider, timeout: float) -> tuple[threading.Thread, list[Any]]:
+    result: list[Any] = []
+
+    def wait() -> None:
+        try:
+            result.append(provider.force_refresh(None, verify_writer=True, timeout=timeout))
+        except Exception as exc:
+            result.append(exc)
+        result.append(time.monotonic())
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    return thread, result
+
+
+def test_a_writer_request_made_before_the_panic_probes_every_host_at_once(make: Make) -> None:
+    cluster = FakeCluster()
+    provider = _verified(make, cluster)
+    with cluster.lock:
+        cluster.silent.add("a")  # the old writer accepts connections but answers no query
+        cluster.writer = "c"
+    started = time.monotonic()
+    # the request comes before the panic round starts (the monitoring connection is aborted after 0.2 s): the
+    # round must not spend its first second re-verifying the silent old writer alone
+    hosts = provider.force_refresh(None, verify_writer=True, timeout=3)
+    elapsed = time.monotonic() - started
+    assert hosts[0].host == "c"
+    assert elapsed < 0.7, elapsed
+    with cluster.lock:
+        cluster.silent.clear()  # lets the probe blocked on "a" end
+
+
+def test_probes_poll_every_10ms_while_a_caller_waits_and_at_the_high_rate_otherwise(make: Make) -> None:
+    cluster = FakeCluster()
+    provider = _verified(make, cluster)  # high refresh rate 100 ms (default)
+    monitor = provider.monitor()
+    with cluster.lock:
+        cluster.down.add("a")
+        cluster.writer = None  # no writer at all: readers only
+    checks, connects = monitor.probe_checks, dict(cluster.connects)
+    writer_queries = cluster.queries[AURORA_PG.writer_id_query]
+    with pytest.raises(TimeoutError):
+        provider.force_refresh(None, verify_writer=True, timeout=1.0)
+    waiting_checks = monitor.probe_checks - checks
+    # two reachable hosts checked every 10 ms while the caller waits (the machine may be slow: a wide margin)
+    assert 60 <= waiting_checks <= 230, waiting_checks
+    # the dead host is retried about every 100 ms, not at the poll rate
+    assert 3 <= cluster.connects["a"] - connects.get("a", 0) <= 12
+    # one connection per reachable host, kept open
+    assert cluster.connects["b"] - connects.get("b", 0) == 1
+    assert cluster.connects["c"] - connects.get("c", 0) == 1
+    # the cheap reader query polls; the writer-id query runs once per new connection, not every tick
+    assert cluster.queries[AURORA_PG.writer_id_query] - writer_queries <= 4
+    # nobody waits any more: back to the high refresh rate (the request that timed out does not count)
+    checks = monitor.probe_checks
+    time.sleep(1.0)
+    idle_checks = monitor.probe_checks - checks
+    assert 8 <= idle_checks <= 30, idle_checks
+
+
+def test_reconnects_stay_100ms_apart_with_a_faster_high_refresh_rate(make: Make) -> None:
+    cluster = FakeCluster()
+    provider = _verified(make, cluster, cluster_topology_high_refresh_rate_ms=20)
+    with cluster.lock:
+        cluster.down.update(("a", "b", "c"))
+    before = dict(cluster.connects)
+    with pytest.raises(TimeoutError):
+        provider.force_refresh(None, verify_writer=True, timeout=1.0)
+    for host in "abc":
+        attempts = cluster.connects[host] - before.get(host, 0)
+        assert 3 <= attempts <= 12, (host, attempts)
+
+
+def test_promotion_is_seen_within_tens_of_ms_with_default_settings(make: Make) -> None:
+    delays: list[float] = []
+    for trial in range(7):
+        cluster = FakeCluster()
+        provider = _verified(make, cluster, cluster_id=f"promotion-{trial}")
+        with cluster.lock:
+            cluster.down.add("a")
+            cluster.writer = None
+        thread, result = _waiter(provider, timeout=5)
+        time.sleep(0.25)
+        assert not result
+        with cluster.lock:
+            cluster.writer = "b"
+        promoted = time.monotonic()
+        thread.join(5)
+        assert result, "force_refresh did not return"
+        assert not isinstance(result[0], Exception), result
+        assert result[0][0].host == "b"
+        delays.append(result[1] - promoted)
+    delays.sort()
+    assert delays[3] < 0.025, delays  # median (with polling at the high refresh rate, 100 ms: ~50 ms)
+
+
+def test_a_new_waiter_wakes_probes_that_slowed_down(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_monitor, "HIGH_RATE_WINDOW_S", 0.2)  # probes slow to 1 s after 0.2 s of panic
+    cluster = FakeCluster()
+    provider = _verified(make, cluster)
+    monitor = provider.monitor()
+    with cluster.lock:
+        cluster.down.add("a")
+        cluster.writer = None
+    provider.force_refresh(None, verify_writer=False, timeout=0.5)  # the read fails: a panic nobody waits for
+    assert _wait(lambda: monitor.verified_writer is None)
+    time.sleep(0.6)  # past the window: probes check once per second
+    checks = monitor.probe_checks
+    time.sleep(0.5)
+    assert monitor.probe_checks - checks <= 3
+    with cluster.lock:
+        cluster.writer = "c"
+    started = time.monotonic()
+    hosts = provider.force_refresh(None, verify_writer=True, timeout=3)
+    assert hosts[0].host == "c"
+    assert time.monotonic() - started < 0.1  # the waiter woke the sleeping probes at once

@@ -5,31 +5,37 @@ Regular mode: the monitor holds one connection to the verified writer and reads 
 once when a connection asks for a refresh). Each read also re-confirms the writer: the topology must name the
 monitoring connection's host as the writer.
 
-Panic mode (no verified writer connection): one short-lived thread per known host connects and checks the
-host's role every high-rate period; the first verified writer wins, its connection becomes the monitoring
-connection, and the other threads stop. A reader thread keeps reading the topology meanwhile, so that new hosts
-are probed and waiters that do not need a verified writer can go on.
+Panic mode (no verified writer connection): one short-lived thread per known host opens one connection and keeps
+it; over it, it checks the host's role with the dialect's cheap reader query (the full writer check only when
+that says "writer"). The first verified writer wins, its connection becomes the monitoring connection, the
+waiters are woken and the other threads stop. A reader thread reads the topology every high-rate period
+meanwhile, so that new hosts are probed and waiters that do not need a verified writer can go on.
 
-Nothing polls in a tight loop: waits are condition waits with deadlines, network retries are spaced by the high
-refresh rate, other failures back off exponentially.
+Role-check period: every ``fast_poll_s`` (10 ms) while a caller waits for a verified writer (for at most 30 s of
+waiting), else the high refresh rate (1 s once a panic has lasted 30 s with nobody waiting). Connection attempts
+to a host that cannot be reached stay at least ``RECONNECT_MIN_S`` (100 ms) apart, each bounded by the
+connection's connect timeout.
+
+Nothing polls in a tight loop: waits are condition waits with deadlines that a new waiter can shorten, network
+retries are spaced as above, other failures back off exponentially.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import random
 import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from aws_wrapper.core.hostinfo import HostInfo
+from aws_wrapper.core.hostinfo import HostInfo, HostRole
 from aws_wrapper.core.plugin import RawConnection
 from aws_wrapper.core.services import ConnectorService
 from aws_wrapper.core.storage import STORAGE
 
+from ._probing import PanicRound, backoff_delay
 from ._topology import STATS, Topology, TopologyReader
 
 if TYPE_CHECKING:
@@ -45,48 +51,11 @@ _CACHE_TTL = 300.0
 HIGH_RATE_WINDOW_S = 30.0  # fast refreshes after the writer changed, and fast probing at the start of a panic
 SLOW_PROBE_S = 1.0  # probe period once a panic has lasted longer than the window and nobody waits
 EXPAND_AFTER_S = 1.0  # a panic starts by re-verifying the last writer alone; all hosts after this long
+RECONNECT_MIN_S = 0.1  # connection attempts to one host during a panic are never closer than this
 
 
 def topology_cache() -> Any:
     return STORAGE.cache(_CACHE, _CACHE_TTL)
-
-
-class _Round:
-    """One panic: the probe threads and what they found."""
-
-    def __init__(self, started: float) -> None:
-        self.started = started
-        self.done = threading.Event()
-        self.lock = threading.Lock()
-        self.threads: dict[str, threading.Thread] = {}
-        self.found: tuple[RawConnection, HostInfo, Topology, float] | None = None
-        self.reader_slot: str | None = None
-        self.failed: set[str] = set()  # hosts that could not be reached or are not the writer
-        self.expanded = False
-
-    def claim_writer(self, conn: RawConnection, host: HostInfo, topology: Topology, at: float) -> bool:
-        with self.lock:
-            if self.found is not None or self.done.is_set():
-                return False
-            self.found = (conn, host, topology, at)
-            return True
-
-    def has_writer(self) -> bool:
-        return self.found is not None
-
-    def result(self) -> tuple[RawConnection, HostInfo, Topology, float] | None:
-        return self.found
-
-    def claim_reader(self, url: str) -> bool:
-        with self.lock:
-            if self.reader_slot is None:
-                self.reader_slot = url
-            return self.reader_slot == url
-
-    def release_reader(self, url: str) -> None:
-        with self.lock:
-            if self.reader_slot == url:
-                self.reader_slot = None
 
 
 class TopologyMonitor:
@@ -94,6 +63,9 @@ class TopologyMonitor:
 
     #: Seconds without any attached connection after which the monitor stops (tests may lower it).
     idle_timeout: float = 60.0
+    #: Role-check period of the panic probes while a caller waits for a verified writer (capped by the high
+    #: refresh rate; for at most ``HIGH_RATE_WINDOW_S`` of waiting, then the high refresh rate).
+    fast_poll_s: float = 0.01
 
     def __init__(
         self,
@@ -127,10 +99,14 @@ class TopologyMonitor:
         self._writer_url: str | None = None  # writer of the last verification (to tell a changed writer)
         self._refresh_at = -math.inf  # latest refresh request
         self._verify_at = -math.inf  # latest "verify the writer" request
+        self._waiters = 0  # callers inside wait_for_writer
+        self._wait_since = -math.inf  # when the current stretch of waiting (waiters > 0) began
+        self._counts_lock = threading.Lock()
+        self.probe_checks = 0  # role checks made by panic probes (diagnostics, tests)
         self._high_until = 0.0
         self._conn: RawConnection | None = None
         self._conn_host: HostInfo | None = None
-        self._round: _Round | None = None
+        self._round: PanicRound | None = None
         self._users: weakref.WeakSet[TopologyHostListProvider] = weakref.WeakSet()
         self._idle_since = time.monotonic()
         self._bootstrap_lock = threading.Lock()
@@ -217,27 +193,39 @@ class TopologyMonitor:
         aborted = False
         with self._cond:
             self._verify_at = max(self._verify_at, asked)
-            self._cond.notify_all()
-            while True:
-                topology = self._topology
-                if topology is not None and self._verified_at >= asked:
-                    return topology
-                now = time.monotonic()
-                if self.stopped.is_set() or now >= deadline:
-                    raise TimeoutError(
-                        f"no verified writer for cluster {self.cluster_id!r} within {timeout:g} s"
-                    )
-                if not aborted and now - asked >= grace and self._conn is not None:
-                    aborted = True  # the monitoring connection is stuck (e.g. a silent host): probe instead
-                    if logger.isEnabledFor(logging.DEBUG):
-                        logger.debug(
-                            "topology of %s: writer not confirmed in %.2f s, probing", self.cluster_id, grace
+            if self._waiters == 0:
+                self._wait_since = asked
+            self._waiters += 1
+            try:
+                rnd = self._round
+                if rnd is not None:
+                    rnd.kick()  # probes poll faster from now on
+                self._cond.notify_all()
+                while True:
+                    topology = self._topology
+                    if topology is not None and self._verified_at >= asked:
+                        return topology
+                    now = time.monotonic()
+                    if self.stopped.is_set() or now >= deadline:
+                        raise TimeoutError(
+                            f"no verified writer for cluster {self.cluster_id!r} within {timeout:g} s"
                         )
-                    self.driver.abort(self._conn)
-                wait = deadline - now
-                if not aborted:
-                    wait = min(wait, asked + grace - now)
-                self._cond.wait(max(wait, 0.001))
+                    if not aborted and now - asked >= grace and self._conn is not None:
+                        # the monitoring connection is stuck (e.g. a silent host): probe instead
+                        aborted = True
+                        if logger.isEnabledFor(logging.DEBUG):
+                            logger.debug(
+                                "topology of %s: writer not confirmed in %.2f s, probing",
+                                self.cluster_id,
+                                grace,
+                            )
+                        self.driver.abort(self._conn)
+                    wait = deadline - now
+                    if not aborted:
+                        wait = min(wait, asked + grace - now)
+                    self._cond.wait(max(wait, 0.001))
+            finally:
+                self._waiters -= 1
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -247,7 +235,7 @@ class TopologyMonitor:
             rnd = self._round
             self._cond.notify_all()
         if rnd is not None:
-            rnd.done.set()
+            rnd.finish()
         if conn is not None:
             self.driver.abort(conn)  # a query blocked on a silent host returns now
         if self._thread is None:
@@ -346,15 +334,19 @@ class TopologyMonitor:
         topology_cache().put(self.cluster_id, topology)
 
     # -- panic -------------------------------------------------------------------------------------------------------
+    def _writer_wanted(self) -> bool:
+        """Whether a caller asked for a verified writer after the last verification began."""
+        return self._verify_at > self._verified_at
+
     def _panic(self) -> None:
-        rnd = _Round(time.monotonic())
+        rnd = PanicRound(time.monotonic())
         with self._cond:
             if self._stopping:
                 return
             self._round = rnd
             known = self._topology
             # no one waits for a verified writer: re-verify the last writer alone before probing every host
-            quick = known is not None and self._verify_at < rnd.started
+            quick = known is not None and not self._writer_wanted()
         try:
             if quick and known is not None:
                 self._start_probe(rnd, known.writer)
@@ -364,7 +356,8 @@ class TopologyMonitor:
                 with self._cond:
                     if self.stopping:
                         return
-                    if not rnd.has_writer():
+                    # checked under the lock: a writer request made since the round started is never missed
+                    if not rnd.has_writer() and (rnd.expanded or not self._writer_wanted()):
                         self._cond.wait(self._probe_period(rnd))
                     found = rnd.result()
                 if found is not None:
@@ -374,24 +367,24 @@ class TopologyMonitor:
                     return
                 now = time.monotonic()
                 if not rnd.expanded and (
-                    rnd.failed or self._verify_at >= rnd.started or now - rnd.started >= EXPAND_AFTER_S
+                    rnd.failed or self._writer_wanted() or now - rnd.started >= EXPAND_AFTER_S
                 ):
                     self._expand(rnd)
                 elif rnd.expanded:
                     self._expand(rnd)  # hosts that appeared in a topology read meanwhile
         finally:
-            rnd.done.set()
+            rnd.finish()
             with self._cond:
                 if self._round is rnd:
                     self._round = None
 
-    def _expand(self, rnd: _Round) -> None:
+    def _expand(self, rnd: PanicRound) -> None:
         rnd.expanded = True
         topology = self._topology
         for host in topology.hosts if topology is not None else (self.initial,):
             self._start_probe(rnd, host)
 
-    def _start_probe(self, rnd: _Round, host: HostInfo) -> None:
+    def _start_probe(self, rnd: PanicRound, host: HostInfo) -> None:
         with rnd.lock:
             if host.url in rnd.threads or rnd.done.is_set():
                 return
@@ -405,14 +398,27 @@ class TopologyMonitor:
             self._probes.add(thread)
         thread.start()
 
-    def _probe_period(self, rnd: _Round) -> float:
+    def _probe_period(self, rnd: PanicRound) -> float:
+        """Period of the panic's topology reads and of role checks while nobody waits."""
         now = time.monotonic()
-        if now - rnd.started < HIGH_RATE_WINDOW_S or self._verify_at >= now - HIGH_RATE_WINDOW_S:
+        if (
+            self._waiters
+            or now - rnd.started < HIGH_RATE_WINDOW_S
+            or self._verify_at >= now - HIGH_RATE_WINDOW_S
+        ):
             return self.high_refresh_s
         return max(self.high_refresh_s, SLOW_PROBE_S)
 
-    def _adopt(self, rnd: _Round, conn: RawConnection, host: HostInfo, topology: Topology, at: float) -> None:
-        rnd.done.set()
+    def _check_period(self, rnd: PanicRound) -> float:
+        """Role-check period of a probe: fast while a caller waits for a verified writer."""
+        if self._waiters and time.monotonic() - self._wait_since < HIGH_RATE_WINDOW_S:
+            return min(self.fast_poll_s, self.high_refresh_s)
+        return self._probe_period(rnd)
+
+    def _adopt(
+        self, rnd: PanicRound, conn: RawConnection, host: HostInfo, topology: Topology, at: float
+    ) -> None:
+        rnd.finish()
         with self._cond:
             self._conn, self._conn_host = conn, host
         if logger.isEnabledFor(logging.DEBUG):
@@ -424,26 +430,47 @@ class TopologyMonitor:
             )
         self._store(topology, verified_at=at)
 
-    def _probe(self, rnd: _Round, host: HostInfo) -> None:
-        """One host during a panic: connect (retrying), then check its role every high-rate period."""
+    def _probe(self, rnd: PanicRound, host: HostInfo) -> None:
+        """One host during a panic: connect (attempts spaced, see ``_retry_delay``), then check its role over
+        that one connection every ``_check_period``."""
         conn: RawConnection | None = None
         failures = 0
+        failed_at = -math.inf  # end of the last failed connection attempt or check
+        backoff: float | None = None  # delay after a non-network failure (None: network, see _retry_delay)
+        checked_at = -math.inf
+
+        def retry_at() -> float:
+            return failed_at + (backoff if backoff is not None else self._retry_delay(rnd))
+
+        def check_at() -> float:
+            return checked_at + self._check_period(rnd)
+
         try:
             while not rnd.done.is_set():
                 if conn is None:
+                    if not rnd.sleep_until(retry_at):
+                        return
                     try:
                         conn = self._open(host)
                         failures = 0
+                        checked_at = -math.inf
                     except Exception as exc:
                         if self._is_login(exc):
                             logger.warning("topology probe of %s stops: login failed: %s", host.url, exc)
                             return
                         failures += 1
                         rnd.failed.add(host.url)
-                        rnd.done.wait(self._retry_delay(rnd, exc, failures))
+                        failed_at = time.monotonic()
+                        backoff = None if self._is_network(exc) else backoff_delay(failures)
+                        if logger.isEnabledFor(logging.DEBUG):
+                            logger.debug("topology probe of %s cannot connect: %s", host.url, exc)
                         continue
+                if not rnd.sleep_until(check_at):
+                    return
+                full = checked_at == -math.inf  # the first check on a connection: also warms the writer query
+                checked_at = time.monotonic()
                 try:
-                    if self._check(rnd, conn, host):
+                    if self._check(rnd, conn, host, full=full):
                         conn = None  # handed over to the monitor
                         return
                 except Exception as exc:
@@ -454,18 +481,23 @@ class TopologyMonitor:
                     self.driver.close(conn)
                     conn = None
                     failures += 1
-                    rnd.done.wait(self._retry_delay(rnd, exc, failures))
-                    continue
-                rnd.done.wait(self._probe_period(rnd))
+                    failed_at = time.monotonic()
+                    backoff = None if self._is_network(exc) else backoff_delay(failures)
         finally:
             rnd.release_reader(host.url)
             if conn is not None:
                 self.driver.close(conn)
 
-    def _check(self, rnd: _Round, conn: RawConnection, host: HostInfo) -> bool:
-        """One role check; True when ``conn`` was handed over as the verified writer connection."""
+    def _check(self, rnd: PanicRound, conn: RawConnection, host: HostInfo, *, full: bool = True) -> bool:
+        """One role check; True when ``conn`` was handed over as the verified writer connection (or another
+        host won). Unless ``full``, the cheap reader query runs first and the writer check only when it says
+        "writer"."""
         started = time.monotonic()
-        if self.reader.is_writer(conn, self.query_timeout):
+        with self._counts_lock:
+            self.probe_checks += 1
+        if (full or self.reader.role(conn, self.query_timeout) is HostRole.WRITER) and self.reader.is_writer(
+            conn, self.query_timeout
+        ):
             topology = self.reader.read(conn, self.query_timeout)
             # a topology host is itself; another address (a cluster endpoint) is told by its instance id
             identity = topology.find([host.url]) or self._identify(conn, topology) or topology.writer
@@ -477,7 +509,8 @@ class TopologyMonitor:
             self.driver.close(conn)
             return True  # another host won: this thread is done (conn closed)
         rnd.failed.add(host.url)
-        if rnd.claim_reader(host.url):
+        if started >= rnd.next_read and rnd.claim_reader(host.url):
+            rnd.next_read = started + self._probe_period(rnd)
             try:
                 topology = self.reader.read(conn, self.query_timeout)
             except Exception as exc:
@@ -503,11 +536,9 @@ class TopologyMonitor:
             raise
         return conn
 
-    def _retry_delay(self, rnd: _Round, error: BaseException, failures: int) -> float:
-        if self._is_network(error):
-            return self._probe_period(rnd)
-        backoff = min(0.1 * (1 << min(failures, 6)), 10.0)
-        return backoff * random.uniform(0.5, 1.0)
+    def _retry_delay(self, rnd: PanicRound) -> float:
+        """Delay before reconnecting after a network error: the probe period, never below RECONNECT_MIN_S."""
+        return max(self._probe_period(rnd), RECONNECT_MIN_S)
 
 
 class _NotWriter(Exception):
