@@ -17,7 +17,7 @@ import pytest
 from aws_wrapper.core._config import CoreConfig
 from aws_wrapper.core.driver._psycopg import PsycopgDialect, canonical_isolation_level
 from aws_wrapper.core.hostinfo import HostInfo
-from aws_wrapper.core.methods import NETWORK_BOUND_METHODS
+from aws_wrapper.core.methods import NETWORK_BOUND_METHODS, DbApiMethod
 
 pytest.importorskip("psycopg")
 import psycopg
@@ -143,7 +143,19 @@ def proxy(admin: Any) -> Iterator[BlackholeProxy]:
 
 def test_identity() -> None:
     assert (DIALECT.code, DIALECT.engine, DIALECT.default_port) == ("psycopg", "pg", 5432)
-    assert DIALECT.network_bound_methods == NETWORK_BOUND_METHODS
+    # creating a psycopg cursor never touches the network (a named cursor is declared by its first execute)
+    assert DIALECT.network_bound_methods == NETWORK_BOUND_METHODS - {DbApiMethod.CONNECTION_CURSOR}
+
+
+def test_fetches_locally_only_for_client_side_cursors(conn: Any) -> None:
+    client = conn.cursor()
+    named = conn.cursor(name="aws_wrapper_test_named")
+    try:
+        assert DIALECT.fetches_locally(client)
+        assert not DIALECT.fetches_locally(named)
+    finally:
+        client.close()
+        named.close()
 
 
 def test_matches() -> None:

@@ -320,3 +320,44 @@ def test_a_plugin_sees_the_driver_error_and_the_application_gets_it_unchanged(
     assert type(info.value).__name__ == "FakeNetworkError"
     assert log == ["watch:before:Cursor.execute", "watch:after:Cursor.execute"]
     conn.close()
+
+
+class _NetworkOnly(Recorder):
+    monitors_network = True
+
+
+class _OddlyNamed(Plugin):
+    """A third-party plugin that names its continuation differently still works (keyword-free link)."""
+
+    subscribed_methods = frozenset({DbApiMethod.CURSOR_EXECUTE})
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def execute(self, method: DbApiMethod, target: object, call: Callable[[], T], nxt: ExecuteProceed) -> T:
+        self.log.append("odd")
+        return nxt(target, call)
+
+
+def test_local_fetch_chains_leave_out_network_only_plugins() -> None:
+    log: list[str] = []
+    pipes = Pipelines([Recorder("a", log), _NetworkOnly("net", log)])
+    local = pipes.local[_M.CURSOR_FETCHONE]
+    assert local is not None
+    assert local(object(), lambda: 7) == 7
+    assert log == ["a>", "<a"]
+    log.clear()
+    full = pipes.execute[_M.CURSOR_FETCHONE]
+    assert full is not None
+    full(object(), lambda: 7)
+    assert log == ["a>", "net>", "<net", "<a"]
+    # only network-only plugins: a local fetch bypasses the pipeline entirely
+    assert Pipelines([_NetworkOnly("net", log)]).local[_M.CURSOR_FETCHALL] is None
+
+
+def test_a_continuation_with_another_name_is_linked_positionally() -> None:
+    log: list[str] = []
+    chain = Pipelines([_OddlyNamed(log), Recorder("b", log)]).execute[_M.CURSOR_EXECUTE]
+    assert chain is not None
+    assert chain(object(), lambda: "done") == "done"
+    assert log == ["odd", "b>", "<b"]

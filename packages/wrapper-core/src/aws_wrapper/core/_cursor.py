@@ -35,14 +35,17 @@ class AwsWrapperCursor:
         chains = rt.chains
         self._x_execute = chains[_M.CURSOR_EXECUTE]
         self._x_executemany = chains[_M.CURSOR_EXECUTEMANY]
-        self._x_fetchone = chains[_M.CURSOR_FETCHONE]
-        self._x_fetchmany = chains[_M.CURSOR_FETCHMANY]
-        self._x_fetchall = chains[_M.CURSOR_FETCHALL]
-        self._x_next = chains[_M.CURSOR_NEXT]
         self._rt = rt
         self._gen = -1
         self._raw: Any = None
         self._open_raw()
+        fetches_locally = getattr(rt.driver, "fetches_locally", None)
+        if fetches_locally is not None and fetches_locally(self._raw):
+            chains = rt.pipelines.local  # rows are in memory: no network monitoring around fetches
+        self._x_fetchone = chains[_M.CURSOR_FETCHONE]
+        self._x_fetchmany = chains[_M.CURSOR_FETCHMANY]
+        self._x_fetchall = chains[_M.CURSOR_FETCHALL]
+        self._x_next = chains[_M.CURSOR_NEXT]
 
     def _open_raw(self) -> None:
         rt = self._rt

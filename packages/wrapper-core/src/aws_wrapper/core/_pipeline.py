@@ -7,7 +7,9 @@ Nothing is allocated per call except the driver-call thunk.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from .hostinfo import HostInfo, HostRole
@@ -55,6 +57,25 @@ class _ConnectLink:
         return self._connect(host, props, initial, self._next)
 
 
+#: Calls a driver may serve from memory (see ``Plugin.monitors_network``).
+LOCAL_CAPABLE = frozenset(
+    {DbApiMethod.CURSOR_FETCHONE, DbApiMethod.CURSOR_FETCHMANY, DbApiMethod.CURSOR_FETCHALL, DbApiMethod.CURSOR_NEXT}
+)
+
+
+def _link(plugin: Plugin, method: DbApiMethod, next_: ExecuteProceed) -> ExecuteProceed:
+    """One step of a chain. A C-level ``partial`` when the plugin names its continuation ``proceed`` (the ABI's
+    name), which saves a Python frame per plugin per call; a small link object otherwise."""
+    execute = plugin.execute
+    try:
+        takes_proceed = "proceed" in inspect.signature(execute).parameters
+    except (TypeError, ValueError):
+        takes_proceed = False
+    if takes_proceed:
+        return partial(execute, method, proceed=next_)
+    return _ExecLink(execute, method, next_)
+
+
 def overrides(plugin: Plugin, name: str) -> bool:
     """Whether ``plugin`` takes part in pipeline ``name`` (its class overrides the base method)."""
     return getattr(type(plugin), name) is not getattr(Plugin, name)
@@ -73,18 +94,27 @@ class Pipelines:
         self._network_terminal = network_terminal
         self._network_methods = network_methods
         self.execute: dict[DbApiMethod, ExecuteChain | None] = {m: self._compile(m) for m in DbApiMethod}
+        #: Chains for calls the driver serves from memory: without ``monitors_network`` plugins or the
+        #: socket-timeout terminal.
+        self.local: dict[DbApiMethod, ExecuteChain | None] = {
+            m: self._compile(m, local=True) for m in LOCAL_CAPABLE
+        }
         self._connect_cache: dict[tuple[str, int], ConnectProceed] = {}
 
-    def _compile(self, method: DbApiMethod) -> ExecuteChain | None:
-        subscribed = [p for p in self.plugins if method in p.subscribed_methods and overrides(p, "execute")]
+    def _compile(self, method: DbApiMethod, *, local: bool = False) -> ExecuteChain | None:
+        subscribed = [
+            p
+            for p in self.plugins
+            if method in p.subscribed_methods and overrides(p, "execute") and not (local and p.monitors_network)
+        ]
         terminal: ExecuteChain | None = None
-        if self._network_terminal is not None and method in self._network_methods:
+        if self._network_terminal is not None and method in self._network_methods and not local:
             terminal = self._network_terminal
         if not subscribed:
             return terminal
         chain: ExecuteProceed = terminal or _terminal
         for plugin in reversed(subscribed):
-            chain = _ExecLink(plugin.execute, method, chain)
+            chain = _link(plugin, method, chain)
         return chain
 
     # -- connect / force_connect -------------------------------------------------------------------------

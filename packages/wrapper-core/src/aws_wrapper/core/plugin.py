@@ -85,6 +85,10 @@ class Plugin:
 
     #: DB-API calls routed to :meth:`execute`. Empty: the plugin never sees DB-API calls.
     subscribed_methods: frozenset[DbApiMethod] = frozenset()
+    #: True for a plugin that only cares about calls that may wait on the network (failover, failure monitoring).
+    #: It is then left out of calls the driver serves from memory, e.g. fetching from a psycopg client-side
+    #: cursor, whose rows arrived with ``execute``.
+    monitors_network: bool = False
 
     def execute(
         self, method: DbApiMethod, target: object, call: Callable[[], T], proceed: ExecuteProceed

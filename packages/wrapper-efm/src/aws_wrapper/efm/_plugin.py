@@ -41,6 +41,8 @@ class HostMonitoringPlugin(Plugin):
     opened or replaced, and unregistered when the wrapper connection closes.
     """
 
+    monitors_network = True  # not around fetches a driver serves from memory
+
     def __init__(self, context: PluginContext, config: EfmConfig) -> None:
         self._context = context
         self.config = config

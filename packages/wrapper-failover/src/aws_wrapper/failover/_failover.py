@@ -67,6 +67,8 @@ class FailoverPlugin(Plugin):
     """See the module docstring. Subclasses may override :meth:`resolve_mode` (the extension point for a global
     database failover that picks the mode from the writer's region)."""
 
+    monitors_network = True  # not around fetches a driver serves from memory
+
     def __init__(self, context: PluginContext, config: FailoverConfig) -> None:
         self._ctx = context
         self._config = config

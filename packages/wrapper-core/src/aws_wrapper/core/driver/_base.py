@@ -100,6 +100,9 @@ class DriverDialect(Protocol):
         exceeded and the driver's network error propagates."""
         ...
 
+    # Optional: ``fetches_locally(cursor) -> bool`` -- True when fetching from this driver cursor never waits on
+    # the network (its rows arrived with ``execute``); plugins with ``monitors_network`` then skip its fetches.
+
     def ping(self, conn: RawConnection, timeout: float) -> bool:
         """True when the server answers a trivial query within ``timeout``."""
         ...

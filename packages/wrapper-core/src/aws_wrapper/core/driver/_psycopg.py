@@ -60,6 +60,9 @@ def _seconds(value: float) -> int:
     return max(1, math.ceil(value))
 
 
+#: Creating a psycopg cursor never touches the network (a named cursor is declared by its first execute).
+_PSYCOPG_NETWORK_BOUND = NETWORK_BOUND_METHODS - {DbApiMethod.CONNECTION_CURSOR}
+
 class PsycopgDialect:
     """psycopg 3 (sync ``psycopg.Connection`` and subclasses)."""
 
@@ -77,7 +80,13 @@ class PsycopgDialect:
 
     @property
     def network_bound_methods(self) -> frozenset[DbApiMethod]:
-        return NETWORK_BOUND_METHODS
+        return _PSYCOPG_NETWORK_BOUND
+
+    def fetches_locally(self, cursor: Any) -> bool:
+        """A client-side psycopg cursor holds its whole result after ``execute``; a server-side (named) cursor
+        fetches from the server."""
+        psycopg = sys.modules.get("psycopg")
+        return psycopg is None or not isinstance(cursor, psycopg.ServerCursor)
 
     @property
     def errors(self) -> ErrorClassifier:
