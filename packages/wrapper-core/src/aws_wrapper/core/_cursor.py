@@ -112,8 +112,10 @@ class AwsWrapperCursor:
         chain = self._x_execute
         if chain is None:
             result = raw.execute(query, params, *args, **kwargs) if args or kwargs else raw.execute(query, params)
-        else:
+        elif args or kwargs:
             result = chain(raw, partial(raw.execute, query, params, *args, **kwargs))
+        else:
+            result = chain(raw, partial(raw.execute, query, params))
         return self if result is raw else result
 
     def executemany(self, query: Any, params_seq: Any, *args: Any, **kwargs: Any) -> Any:

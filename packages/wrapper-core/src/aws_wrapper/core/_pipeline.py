@@ -7,9 +7,7 @@ Nothing is allocated per call except the driver-call thunk.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from typing import Any, TypeVar
 
 from .hostinfo import HostInfo, HostRole
@@ -64,16 +62,15 @@ LOCAL_CAPABLE = frozenset(
 
 
 def _link(plugin: Plugin, method: DbApiMethod, next_: ExecuteProceed) -> ExecuteProceed:
-    """One step of a chain. A C-level ``partial`` when the plugin names its continuation ``proceed`` (the ABI's
-    name), which saves a Python frame per plugin per call; a small link object otherwise."""
+    """One step of a chain, built once per connection: a closure over the plugin's bound ``execute``, the method
+    and the next step (measured faster than a link object, and far faster than a keyword ``partial``)."""
     execute = plugin.execute
-    try:
-        takes_proceed = "proceed" in inspect.signature(execute).parameters
-    except (TypeError, ValueError):
-        takes_proceed = False
-    if takes_proceed:
-        return partial(execute, method, proceed=next_)
-    return _ExecLink(execute, method, next_)
+
+    def step(target: object, call: Callable[[], T]) -> T:
+        result: T = execute(method, target, call, next_)
+        return result
+
+    return step
 
 
 def overrides(plugin: Plugin, name: str) -> bool:
