@@ -109,6 +109,21 @@ def _report(title: str, variants: list[Variant], rounds: list[list[float]]) -> N
 _STUB_COST_NS: dict[str, float] = {}
 
 
+PAIRED = " / driver, same conn"
+
+
+def _paired_report(variants: list[Variant], rounds: list[list[float]]) -> None:
+    """Wrapper vs the driver on the very same physical connection: the figure to judge the overhead by."""
+    for i, variant in enumerate(variants):
+        if i + 1 < len(variants) and variants[i + 1].name == variant.name + PAIRED:
+            ratios = [r[i] / r[i + 1] for r in rounds]
+            extra = [(r[i] - r[i + 1]) / 1000 for r in rounds]
+            print(
+                f"  {variant.name:<28} vs the driver on the same connection: ratio median "
+                f"{statistics.median(ratios):.3f} (IQR {_iqr(ratios)}), {statistics.median(extra):+.2f} us/query"
+            )
+
+
 def _iqr(values: list[float]) -> str:
     q = statistics.quantiles(values, n=4)
     return f"{q[0]:.3f}-{q[2]:.3f}"
@@ -133,6 +148,9 @@ def _wrapper_variants(name: str, connect: Callable[..., Any], conninfo: str, **k
             continue
         conn.autocommit = True
         variants.append(Variant(label, _select_one(conn.cursor()), conn.close))
+        # The same physical connection used directly: where the server backend runs changes the round trip of a
+        # connection by up to 2x on this kind of machine, so the fair ratio compares like with like.
+        variants.append(Variant(label + PAIRED, _select_one(conn.target_connection.cursor()), lambda: None))
     return variants
 
 
@@ -145,6 +163,7 @@ def bench_psycopg(dsn: str, seconds: float) -> None:
     try:
         rounds = _interleave(variants, seconds)
         _report(f"psycopg {psycopg.__version__} (PostgreSQL, {dsn})", variants, rounds)
+        _paired_report(variants, rounds)
     finally:
         for variant in variants:
             variant.close()
@@ -167,6 +186,7 @@ def bench_mysql(conninfo: str, seconds: float, use_pure: bool) -> None:
     try:
         rounds = _interleave(variants, seconds)
         _report(f"mysql-connector {mysql.connector.__version__} {kind} (MariaDB)", variants, rounds)
+        _paired_report(variants, rounds)
     finally:
         for variant in variants:
             variant.close()
