@@ -31,17 +31,17 @@ import select
 import socket
 import sys
 import threading
-import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._watchdog import WATCHDOG, shutdown_socket_fd
+from .._watchdog import shutdown_socket_fd
 from ..hostinfo import HostInfo
 from ..methods import NETWORK_BOUND_METHODS, DbApiMethod
 from ..plugin import RawConnection
 from ._classify import MYSQL_ERRORS
+from ._common import DialectCommon
 from ._psycopg import canonical_isolation_level
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def _is_native(conn: RawConnection) -> bool:
     return hasattr(conn, "_cmysql")
 
 
-class MySqlConnectorDialect:
+class MySqlConnectorDialect(DialectCommon):
     """mysql-connector-python, pure Python and C extension."""
 
     @property
@@ -351,26 +351,6 @@ class MySqlConnectorDialect:
             return _native_fd(native) == fd and _describe(sock) == recorded
 
         return shutdown_socket_fd(fd, still_owned)
-
-    def close(self, conn: RawConnection) -> None:
-        try:
-            conn.close()
-        except Exception:
-            logger.debug("closing a mysql connection failed", exc_info=True)
-
-    def rollback(self, conn: RawConnection) -> None:
-        conn.rollback()
-
-    def query(
-        self, conn: RawConnection, sql: str, params: Sequence[object] = (), *, timeout: float | None = None
-    ) -> list[tuple[Any, ...]]:
-        if timeout is None:
-            return self._run(conn, sql, params)
-        token = WATCHDOG.arm(time.monotonic() + timeout, lambda: self.abort(conn))
-        try:
-            return self._run(conn, sql, params)
-        finally:
-            WATCHDOG.disarm(token)
 
     def ping(self, conn: RawConnection, timeout: float) -> bool:
         try:

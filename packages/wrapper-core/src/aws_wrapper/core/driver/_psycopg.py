@@ -23,16 +23,16 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._watchdog import WATCHDOG, shutdown_socket_fd
+from .._watchdog import shutdown_socket_fd
 from ..hostinfo import HostInfo
 from ..methods import NETWORK_BOUND_METHODS, DbApiMethod
 from ..plugin import RawConnection
 from ._base import ISOLATION_LEVELS
 from ._classify import PSYCOPG_ERRORS
+from ._common import DialectCommon
 
 if TYPE_CHECKING:
     import socket
@@ -63,7 +63,7 @@ def _seconds(value: float) -> int:
 #: Creating a psycopg cursor never touches the network (a named cursor is declared by its first execute).
 _PSYCOPG_NETWORK_BOUND = NETWORK_BOUND_METHODS - {DbApiMethod.CONNECTION_CURSOR}
 
-class PsycopgDialect:
+class PsycopgDialect(DialectCommon):
     """psycopg 3 (sync ``psycopg.Connection`` and subclasses)."""
 
     @property
@@ -194,26 +194,6 @@ class PsycopgDialect:
                 )
         except Exception:  # abort never raises: the connection is closed or broken already
             logger.debug("abort of a psycopg connection failed", exc_info=True)
-
-    def close(self, conn: RawConnection) -> None:
-        try:
-            conn.close()
-        except Exception:
-            logger.debug("closing a psycopg connection failed", exc_info=True)
-
-    def rollback(self, conn: RawConnection) -> None:
-        conn.rollback()
-
-    def query(
-        self, conn: RawConnection, sql: str, params: Sequence[object] = (), *, timeout: float | None = None
-    ) -> list[tuple[Any, ...]]:
-        if timeout is None:
-            return self._run(conn, sql, params)
-        token = WATCHDOG.arm(time.monotonic() + timeout, lambda: self.abort(conn))
-        try:
-            return self._run(conn, sql, params)
-        finally:
-            WATCHDOG.disarm(token)
 
     def ping(self, conn: RawConnection, timeout: float) -> bool:
         try:
