@@ -119,3 +119,14 @@ class Child:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def connect_by_address(cluster: LocalCluster, engine: str, **extra: Any) -> Any:
+    """A wrapper connection without plugins to ``cluster``, whose instance ids are proxy addresses (pattern
+    ``?``); MariaDB through the ``aurora-mysql-local`` dialect (fixture ``local_aurora_mysql``)."""
+    from aws_wrapper.core import AwsWrapperConnection
+
+    kwargs = connect_kwargs(cluster, cluster_instance_host_pattern="?", plugins="", **extra)
+    if engine == "mysql":
+        kwargs["wrapper_dialect"] = "aurora-mysql-local"
+    return AwsWrapperConnection.connect(target(engine), **kwargs)

@@ -4,24 +4,14 @@ keeps waiting (without spinning) until the cluster has a writer again."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from dialects_support import cluster_hosts, connect_kwargs, target
+from dialects_support import cluster_hosts, connect_by_address
 
-from aws_wrapper.core import AwsWrapperConnection, release_resources
-from aws_wrapper.dialects import STATS, aurora_mysql_on_mariadb, register_dialect, unregister_dialect
+from aws_wrapper.dialects import STATS
 from aws_wrapper.testing.pytest_plugin import ClusterFactory
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _release() -> Iterator[None]:
-    register_dialect(aurora_mysql_on_mariadb(), replace=True)
-    yield
-    release_resources()
-    unregister_dialect("aurora-mysql-local")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_aurora_mysql")]
 
 
 @pytest.mark.parametrize(
@@ -33,10 +23,7 @@ def _release() -> Iterator[None]:
 )
 def test_no_writer_topology_is_invalid(local_cluster: ClusterFactory, engine: str) -> None:
     cluster = local_cluster(engine, instances=3, flavour="aurora", instance_ids="address")
-    kwargs = connect_kwargs(cluster, cluster_instance_host_pattern="?", plugins="")
-    if engine == "mysql":
-        kwargs["wrapper_dialect"] = "aurora-mysql-local"
-    conn = AwsWrapperConnection.connect(target(engine), **kwargs)
+    conn = connect_by_address(cluster, engine)
     try:
         runtime = conn._rt
         good = runtime.force_refresh(verify_writer=True, timeout=10)

@@ -8,38 +8,25 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from dialects_support import connect_kwargs, target
+from dialects_support import connect_by_address
 
-from aws_wrapper.core import AwsWrapperConnection, release_resources
 from aws_wrapper.core.monitors import MONITORS
 from aws_wrapper.dialects import (
     STATS,
     TopologyMonitor,
-    aurora_mysql_on_mariadb,
-    register_dialect,
-    unregister_dialect,
 )
 from aws_wrapper.dialects._monitor import MONITOR_KIND
 from aws_wrapper.testing import LocalCluster
 from aws_wrapper.testing.pytest_plugin import ClusterFactory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_aurora_mysql")]
 
 WINDOW = 2.0
 _TICK = os.sysconf("SC_CLK_TCK")
-
-
-@pytest.fixture(autouse=True)
-def _release() -> Iterator[None]:
-    register_dialect(aurora_mysql_on_mariadb(), replace=True)
-    yield
-    release_resources()
-    unregister_dialect("aurora-mysql-local")
 
 
 def _topology_cpu() -> float:
@@ -107,12 +94,7 @@ def _measure(monitor: TopologyMonitor, counter: QueryCounter) -> Window:
 
 
 def _connect(cluster: LocalCluster, engine: str) -> Any:
-    kwargs = connect_kwargs(
-        cluster, cluster_instance_host_pattern="?", plugins="", cluster_id=f"panic-cost-{engine}"
-    )
-    if engine == "mysql":
-        kwargs["wrapper_dialect"] = "aurora-mysql-local"
-    return AwsWrapperConnection.connect(target(engine), **kwargs)
+    return connect_by_address(cluster, engine, cluster_id=f"panic-cost-{engine}")
 
 
 @pytest.mark.parametrize(

@@ -5,25 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dialects_support import connect_kwargs, target
+from dialects_support import connect_by_address
 
-from aws_wrapper.core import AwsWrapperConnection, HostInfo, release_resources
-from aws_wrapper.dialects import STATS, aurora_mysql_on_mariadb, register_dialect, unregister_dialect
+from aws_wrapper.core import HostInfo
+from aws_wrapper.dialects import STATS
 from aws_wrapper.testing.pytest_plugin import ClusterFactory
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _release() -> Iterator[None]:
-    register_dialect(aurora_mysql_on_mariadb(), replace=True)
-    yield
-    release_resources()
-    unregister_dialect("aurora-mysql-local")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_aurora_mysql")]
 
 
 @pytest.mark.parametrize(
@@ -35,10 +26,7 @@ def _release() -> Iterator[None]:
 )
 def test_verified_writer_after_crash_and_late_promotion(local_cluster: ClusterFactory, engine: str) -> None:
     cluster = local_cluster(engine, instances=3, flavour="aurora", instance_ids="address")
-    kwargs = connect_kwargs(cluster, cluster_instance_host_pattern="?", plugins="")
-    if engine == "mysql":
-        kwargs["wrapper_dialect"] = "aurora-mysql-local"
-    conn = AwsWrapperConnection.connect(target(engine), **kwargs)
+    conn = connect_by_address(cluster, engine)
     try:
         runtime = conn._rt
         runtime.force_refresh(verify_writer=True, timeout=10)
