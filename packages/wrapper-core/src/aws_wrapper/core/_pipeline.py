@@ -31,19 +31,6 @@ def _terminal(target: object, call: Callable[[], T]) -> T:
     return call()
 
 
-class _ExecLink:
-    __slots__ = ("_execute", "_method", "_next")
-
-    def __init__(self, execute: Callable[..., Any], method: DbApiMethod, next_: ExecuteProceed) -> None:
-        self._execute = execute
-        self._method = method
-        self._next = next_
-
-    def __call__(self, target: object, call: Callable[[], T]) -> T:
-        result: T = self._execute(self._method, target, call, self._next)
-        return result
-
-
 class _ConnectLink:
     __slots__ = ("_connect", "_next")
 

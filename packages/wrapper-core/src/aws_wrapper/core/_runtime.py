@@ -16,7 +16,7 @@ from typing import Any
 from ._config import CORE_SETTINGS, DRIVER_MAPPED, CoreConfig
 from ._pipeline import ExecuteChain, Pipelines
 from .driver import DriverDialect
-from .errors import AwsConnectError, ConfigurationError
+from .errors import ConfigurationError
 from .host_list import AVAILABILITY, StaticHostListProvider
 from .hostinfo import HostAvailability, HostInfo, HostRole
 from .methods import DbApiMethod
@@ -435,4 +435,4 @@ def _initial_host(props: Mapping[str, Any], driver: DriverDialect) -> HostInfo:
     return HostInfo(host, port)
 
 
-__all__ = ["Runtime", "GenericDialect", "AwsConnectError"]
+__all__ = ["Runtime", "GenericDialect"]
