@@ -90,6 +90,13 @@ class FakeDriver:
     def network_bound_methods(self) -> frozenset[DbApiMethod]:
         return NETWORK_BOUND_METHODS - {DbApiMethod.CONNECTION_CLOSE}
 
+    @property
+    def serializes_calls(self) -> bool:
+        return False
+
+    def connection_lock(self, conn: RawConnection) -> Any:
+        return None
+
     def supports_abort(self, conn: RawConnection) -> bool:
         return self.abortable
 

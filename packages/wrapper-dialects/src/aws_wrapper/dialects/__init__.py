@@ -45,7 +45,7 @@ from ._settings import (
     TOPOLOGY_REFRESH_MS,
     TOPOLOGY_SETTINGS,
 )
-from ._topology import STATS, NoWriterError, Topology, TopologyError
+from ._topology import STATS, NoWriterError, Topology, TopologyError, TopologyUnavailableError
 from ._urls import RdsEndpoint, RdsUrlType, instance_host_template, parse_endpoint
 from .version import __version__
 
@@ -116,6 +116,7 @@ __all__ = [
     "Topology",
     "TopologyError",
     "NoWriterError",
+    "TopologyUnavailableError",
     "STATS",
     "TOPOLOGY_SETTINGS",
     "TOPOLOGY_REFRESH_MS",

@@ -42,32 +42,17 @@ class HostPattern:
     port: int | None = None
 
     @classmethod
-    def parse(cls, text: str, setting: str = _SETTING) -> HostPattern:
-        """Parse and validate a pattern; :class:`ConfigurationError` names the setting and the value."""
-        raw = text.strip()
-        host, port = raw, None
-        if raw.startswith("["):  # [v6-ish]:port is not meaningful with '?', but parse it for the message
-            end = raw.find("]")
-            if end > 0 and raw[end + 1 : end + 2] == ":":
-                host, port = raw[: end + 1], _port(raw[end + 2 :], text, setting)
-        elif raw.count(":") == 1:
-            host, port_text = raw.split(":")
-            port = _port(port_text, text, setting)
-        if "?" not in host:
+    def parse(cls, text: str, setting: str = _SETTING, *, whole: str | None = None) -> HostPattern:
+        """Parse and validate a pattern; :class:`ConfigurationError` names the setting and the value (``whole``:
+        the setting's whole value, when ``text`` is one entry of it)."""
+        try:
+            host, port = _split(text)
+        except ValueError as exc:
+            shown = text if whole is None else whole
+            entry = "" if whole is None else f"entry {text.strip()!r}: "
             raise ConfigurationError(
-                f"invalid value {text!r} for setting {setting!r}: it must contain '?' where the instance id goes"
-            )
-        if host.count("?") > 1 or any(c.isspace() for c in host) or "/" in host:
-            raise ConfigurationError(
-                f"invalid value {text!r} for setting {setting!r}: expected a host name with one '?', e.g. "
-                "'?.my-domain.com' or '?.my-domain.com:5432'"
-            )
-        kind = parse_endpoint(host.replace("?", "instance")).type
-        if kind in _FORBIDDEN:
-            raise ConfigurationError(
-                f"invalid value {text!r} for setting {setting!r}: it is {_FORBIDDEN[kind]}; use the instance "
-                "domain instead, e.g. '?.xyz123abc456.us-east-1.rds.amazonaws.com'"
-            )
+                f"invalid value {shown!r} for setting {setting!r}: {entry}{exc}"
+            ) from None
         return cls(host, port)
 
     def host_for(self, instance_id: str, default_port: int) -> HostInfo:
@@ -79,17 +64,39 @@ class HostPattern:
         return self.host if self.port is None else f"{self.host}:{self.port}"
 
 
-def _port(port_text: str, text: str, setting: str) -> int:
+def _split(text: str) -> tuple[str, int | None]:
+    """(host, port) of a pattern; ``ValueError`` says what is wrong with it."""
+    raw = text.strip()
+    host, port = raw, None
+    if raw.startswith("["):  # [v6-ish]:port is not meaningful with '?', but parse it for the message
+        end = raw.find("]")
+        if end > 0 and raw[end + 1 : end + 2] == ":":
+            host, port = raw[: end + 1], _port(raw[end + 2 :])
+    elif raw.count(":") == 1:
+        host, port_text = raw.split(":")
+        port = _port(port_text)
+    if "?" not in host:
+        raise ValueError("it must contain '?' where the instance id goes")
+    if host.count("?") > 1 or any(c.isspace() for c in host) or "/" in host:
+        raise ValueError(
+            "expected a host name with one '?', e.g. '?.my-domain.com' or '?.my-domain.com:5432'"
+        )
+    kind = parse_endpoint(host.replace("?", "instance")).type
+    if kind in _FORBIDDEN:
+        raise ValueError(
+            f"it is {_FORBIDDEN[kind]}; use the instance domain instead, e.g. "
+            "'?.xyz123abc456.us-east-1.rds.amazonaws.com'"
+        )
+    return host, port
+
+
+def _port(port_text: str) -> int:
     try:
         port = int(port_text)
     except ValueError:
-        raise ConfigurationError(
-            f"invalid value {text!r} for setting {setting!r}: the port {port_text!r} is not a number"
-        ) from None
+        raise ValueError(f"the port {port_text!r} is not a number") from None
     if not 0 < port < 65536:
-        raise ConfigurationError(
-            f"invalid value {text!r} for setting {setting!r}: port {port} is out of range"
-        )
+        raise ValueError(f"port {port} is out of range")
     return port
 
 

@@ -35,6 +35,7 @@ from ._builtin import (
 from ._dialect import Dialect
 from ._probe import run_probe
 from ._registry import CUSTOM, DIALECTS, DialectRegistry
+from ._settings import validate_settings
 from ._urls import RdsUrlType, parse_endpoint
 
 __all__ = ["DialectManager", "guess_dialect", "DETECTION_TTL_S"]
@@ -83,6 +84,7 @@ class DialectManager:
         self.registry = registry or DIALECTS
 
     def initial(self, host: HostInfo, driver: DriverDialect, props: Mapping[str, Any]) -> DatabaseDialect:
+        validate_settings(props)  # before any server is contacted, whatever the host and the dialect
         forced = WRAPPER_DIALECT.get(props)
         if forced:
             return self._forced(forced, driver)

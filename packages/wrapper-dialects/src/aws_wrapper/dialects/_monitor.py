@@ -18,6 +18,13 @@ connection's connect timeout.
 
 Nothing polls in a tight loop: waits are condition waits with deadlines that a new waiter can shorten, network
 retries are spaced as above, other failures back off exponentially.
+
+Refused queries: when the server answers a topology, writer or role query with an error that retrying cannot
+fix (a missing table or function, a missing privilege: see ``_errors.is_query_refused``; typically a dialect that
+does not match the server), the monitor says so once per cluster at WARNING, with the error, and nobody waits for
+it any more: ``refresh_now`` returns the last known topology (None) at once and ``wait_for_writer`` raises
+:class:`TopologyUnavailableError` at once, until a writer is verified again. The probe keeps its connection and
+retries the check with an exponential backoff (up to about 6 s), so that a fixed privilege is noticed.
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aws_wrapper.core.hostinfo import HostInfo, HostRole
+from aws_wrapper.core.lifecycle import on_release
 from aws_wrapper.core.plugin import RawConnection
 from aws_wrapper.core.services import ConnectorService
 from aws_wrapper.core.storage import STORAGE
 
+from ._errors import is_query_refused, refusal_text
 from ._probing import PanicRound, backoff_delay
-from ._topology import STATS, Topology, TopologyReader
+from ._topology import STATS, Topology, TopologyReader, TopologyUnavailableError
 
 if TYPE_CHECKING:
     from ._provider import TopologyHostListProvider
@@ -44,6 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["TopologyMonitor", "MONITOR_KIND"]
 
 logger = logging.getLogger("aws_wrapper.dialects")
+#: How often a cancellable wait for a verified writer checks whether it was cancelled.
+_CANCEL_CHECK = 0.05
 
 MONITOR_KIND = "aws_wrapper.dialects.topology"
 _CACHE = "aws_wrapper.dialects.topology"
@@ -52,6 +63,17 @@ HIGH_RATE_WINDOW_S = 30.0  # fast refreshes after the writer changed, and fast p
 SLOW_PROBE_S = 1.0  # probe period once a panic has lasted longer than the window and nobody waits
 EXPAND_AFTER_S = 1.0  # a panic starts by re-verifying the last writer alone; all hosts after this long
 RECONNECT_MIN_S = 0.1  # connection attempts to one host during a panic are never closer than this
+
+# Clusters whose refused topology queries were reported (at WARNING), until a writer is verified there again: one
+# warning per cluster and process, not one per monitor, connection or attempt.
+_warned_lock = threading.Lock()
+_warned: set[str] = set()
+
+
+@on_release
+def _forget_warnings() -> None:
+    with _warned_lock:
+        _warned.clear()
 
 
 def topology_cache() -> Any:
@@ -107,6 +129,7 @@ class TopologyMonitor:
         self._conn: RawConnection | None = None
         self._conn_host: HostInfo | None = None
         self._round: PanicRound | None = None
+        self._refused: str | None = None  # why the server refuses the topology queries (None: it does not)
         self._users: weakref.WeakSet[TopologyHostListProvider] = weakref.WeakSet()
         self._idle_since = time.monotonic()
         self._bootstrap_lock = threading.Lock()
@@ -150,16 +173,25 @@ class TopologyMonitor:
         """The host of the monitoring connection (a verified writer), None while panicking."""
         return self._conn_host
 
+    @property
+    def refused(self) -> str | None:
+        """Why the server refuses this cluster's topology queries (host and error text), None when it does not
+        (or no longer: cleared when a writer is verified)."""
+        return self._refused
+
     # -- requests from connections -----------------------------------------------------------------------------
     def bootstrap(self, conn: RawConnection, timeout: float) -> Topology | None:
         """The first topology, read over an application connection (one caller per cluster does it)."""
         with self._bootstrap_lock:
-            if self._topology is not None:
+            # refused: the monitor's probes ask again (with a backoff), not every connect
+            if self._topology is not None or self._refused is not None:
                 return self._topology
             try:
                 topology = self.reader.read(conn, timeout)
             except Exception as exc:
-                if logger.isEnabledFor(logging.DEBUG):
+                if not self.note_refused(exc, "a connection of the application") and logger.isEnabledFor(
+                    logging.DEBUG
+                ):
                     logger.debug("reading the topology of %s failed: %s", self.cluster_id, exc)
                 return None
             self._store(topology)
@@ -167,7 +199,8 @@ class TopologyMonitor:
 
     def refresh_now(self, timeout: float) -> Topology | None:
         """A topology read that started after this call (one read serves every caller that asked before it
-        started), or the last known one after ``timeout``."""
+        started), or the last known one after ``timeout`` -- at once when the server refuses the topology
+        queries."""
         asked = time.monotonic()
         deadline = asked + timeout
         with self._cond:
@@ -177,16 +210,19 @@ class TopologyMonitor:
                 topology = self._topology
                 if topology is not None and topology.read_at >= asked:
                     return topology
+                if self._refused is not None:
+                    break  # no read is coming soon: the probes back off
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
             return self._topology
 
-    def wait_for_writer(self, timeout: float) -> Topology:
+    def wait_for_writer(self, timeout: float, cancelled: Callable[[], bool] | None = None) -> Topology:
         """A topology whose writer was verified after this call started: confirmed over the monitoring
         connection, or found by probing every host when that connection does not answer within twice the high
-        refresh period. Raises ``TimeoutError`` after ``timeout`` seconds."""
+        refresh period. Raises ``TimeoutError`` after ``timeout`` seconds, and :class:`TopologyUnavailableError`
+        (a ``TimeoutError``) at once while the server refuses the topology queries."""
         asked = time.monotonic()
         deadline = asked + timeout
         grace = max(2 * self.high_refresh_s, 0.2)
@@ -205,7 +241,15 @@ class TopologyMonitor:
                     topology = self._topology
                     if topology is not None and self._verified_at >= asked:
                         return topology
+                    if self._refused is not None:
+                        raise TopologyUnavailableError(
+                            f"no writer of cluster {self.cluster_id!r} can be verified: the server refuses the "
+                            f"queries of dialect {self.reader.dialect.code!r} ({self._refused}); check "
+                            "wrapper_dialect and the privileges of the user"
+                        )
                     now = time.monotonic()
+                    if cancelled is not None and cancelled():
+                        raise TimeoutError(f"waiting for a verified writer of {self.cluster_id!r} was cancelled")
                     if self.stopped.is_set() or now >= deadline:
                         raise TimeoutError(
                             f"no verified writer for cluster {self.cluster_id!r} within {timeout:g} s"
@@ -223,6 +267,8 @@ class TopologyMonitor:
                     wait = deadline - now
                     if not aborted:
                         wait = min(wait, asked + grace - now)
+                    if cancelled is not None:
+                        wait = min(wait, _CANCEL_CHECK)
                     self._cond.wait(max(wait, 0.001))
             finally:
                 self._waiters -= 1
@@ -311,6 +357,7 @@ class TopologyMonitor:
                 self._store(topology)  # the next panic starts with the writer it names
                 raise _NotWriter(f"the topology names {topology.writer.url} as the writer, not {host.url}")
         except Exception as exc:
+            self.note_refused(exc, host.url)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("topology monitor of %s: writer %s lost: %s", self.cluster_id, host.url, exc)
             with self._cond:
@@ -320,6 +367,7 @@ class TopologyMonitor:
         self._store(topology, verified_at=started)
 
     def _store(self, topology: Topology, verified_at: float | None = None) -> None:
+        refused: str | None = None
         with self._cond:
             current = self._topology
             if current is not None and current.read_at > topology.read_at and verified_at is None:
@@ -330,8 +378,41 @@ class TopologyMonitor:
                     self._high_until = time.monotonic() + HIGH_RATE_WINDOW_S
                 self._writer_url = topology.writer.url
                 self._verified_at = max(self._verified_at, verified_at)
+                refused, self._refused = self._refused, None
             self._cond.notify_all()
         topology_cache().put(self.cluster_id, topology)
+        if verified_at is not None:
+            with _warned_lock:
+                warned = self.cluster_id in _warned
+                _warned.discard(self.cluster_id)
+            if refused is not None or warned:
+                logger.info("topology of %s: writer %s verified again", self.cluster_id, topology.writer.url)
+
+    def note_refused(self, error: BaseException, where: str) -> bool:
+        """Whether ``error`` is a refused query (see the module documentation); records it, wakes the waiters and
+        warns once per cluster."""
+        if self._is_network(error) or self._is_login(error) or not is_query_refused(error):
+            return False
+        text = refusal_text(error)
+        with _warned_lock:
+            first = self.cluster_id not in _warned
+            _warned.add(self.cluster_id)
+        if first:
+            logger.warning(
+                "topology of %s cannot be read: the server refuses the queries of dialect %r on %s: %s; "
+                "connections go on without a topology (no failover, no instance list) until this is fixed: "
+                "check wrapper_dialect and the privileges of the user",
+                self.cluster_id,
+                self.reader.dialect.code,
+                where,
+                text,
+            )
+        elif logger.isEnabledFor(logging.DEBUG):
+            logger.debug("topology of %s: query refused on %s: %s", self.cluster_id, where, text)
+        with self._cond:  # after the warning: a waiter that fails now fails after the cause was logged
+            self._refused = f"{text}, on {where}"
+            self._cond.notify_all()
+        return True
 
     # -- panic -------------------------------------------------------------------------------------------------------
     def _writer_wanted(self) -> bool:
@@ -438,12 +519,13 @@ class TopologyMonitor:
         failed_at = -math.inf  # end of the last failed connection attempt or check
         backoff: float | None = None  # delay after a non-network failure (None: network, see _retry_delay)
         checked_at = -math.inf
+        refused_until = -math.inf  # no check on a kept connection before this (its last check was refused)
 
         def retry_at() -> float:
             return failed_at + (backoff if backoff is not None else self._retry_delay(rnd))
 
         def check_at() -> float:
-            return checked_at + self._check_period(rnd)
+            return max(checked_at + self._check_period(rnd), refused_until)
 
         try:
             while not rnd.done.is_set():
@@ -462,7 +544,7 @@ class TopologyMonitor:
                         rnd.failed.add(host.url)
                         failed_at = time.monotonic()
                         backoff = None if self._is_network(exc) else backoff_delay(failures)
-                        if logger.isEnabledFor(logging.DEBUG):
+                        if not self.note_refused(exc, host.url) and logger.isEnabledFor(logging.DEBUG):
                             logger.debug("topology probe of %s cannot connect: %s", host.url, exc)
                         continue
                 if not rnd.sleep_until(check_at):
@@ -474,14 +556,20 @@ class TopologyMonitor:
                         conn = None  # handed over to the monitor
                         return
                 except Exception as exc:
-                    if logger.isEnabledFor(logging.DEBUG):
-                        logger.debug("topology probe of %s failed: %s", host.url, exc)
                     rnd.release_reader(host.url)
                     rnd.failed.add(host.url)
-                    self.driver.close(conn)
-                    conn = None
                     failures += 1
                     failed_at = time.monotonic()
+                    if self.note_refused(exc, host.url) and not self.driver.is_closed(conn):
+                        # the server answered "no": keep the connection, ask again later and less often (a
+                        # reconnect would reset the backoff and hammer the server with connect + refused query)
+                        refused_until = failed_at + backoff_delay(failures)
+                        checked_at = -math.inf  # the next check is a full one again
+                        continue
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug("topology probe of %s failed: %s", host.url, exc)
+                    self.driver.close(conn)
+                    conn = None
                     backoff = None if self._is_network(exc) else backoff_delay(failures)
         finally:
             rnd.release_reader(host.url)
@@ -514,6 +602,8 @@ class TopologyMonitor:
             try:
                 topology = self.reader.read(conn, self.query_timeout)
             except Exception as exc:
+                if self.note_refused(exc, host.url):
+                    raise  # the probe backs off
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("topology read on reader %s failed: %s", host.url, exc)
             else:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aws_wrapper.core.hostinfo import HostInfo, HostRole
 from aws_wrapper.core.plugin import RawConnection
 from aws_wrapper.core.services import ConnectorService, HostListContext
 
 from ._dialect import Dialect
+from ._errors import is_query_refused
 from ._monitor import MONITOR_KIND, TopologyMonitor
 from ._settings import TopologyConfig, monitoring_props
 from ._topology import Topology, TopologyReader
@@ -60,25 +61,40 @@ class TopologyHostListProvider:
         return topology.hosts if topology is not None else (self.context.initial_host,)
 
     def force_refresh(
-        self, conn: RawConnection | None, *, verify_writer: bool, timeout: float
+        self,
+        conn: RawConnection | None,
+        *,
+        verify_writer: bool,
+        timeout: float,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Sequence[HostInfo]:
         monitor = self.monitor()
         if verify_writer:
-            return monitor.wait_for_writer(timeout).hosts
+            return monitor.wait_for_writer(timeout, cancelled).hosts
         topology = monitor.refresh_now(timeout)
         if topology is None and conn is not None:
             topology = monitor.bootstrap(conn, self.context.aux_query_timeout)
         return topology.hosts if topology is not None else (self.context.initial_host,)
 
     def identify_connection(self, conn: RawConnection) -> HostInfo | None:
-        keys = self.reader.instance_keys(conn, self.context.aux_query_timeout)
+        timeout = self.context.aux_query_timeout
+        try:
+            keys = self.reader.instance_keys(conn, timeout)
+        except Exception as exc:
+            if is_query_refused(exc):  # e.g. the wrong dialect: reported once per cluster
+                self.monitor().note_refused(exc, "a connection of the application")
+            raise
         if not keys:
             return None
         monitor = self.monitor()
         topology = monitor.topology
+        if topology is None and not self.context.driver.is_in_transaction(conn):
+            # the first topology of the cluster, read over this connection at once (a refused query is known
+            # at once too) rather than waiting for the monitor to connect
+            topology = monitor.bootstrap(conn, timeout)
         host = topology.find(keys) if topology is not None else None
         if host is None:
-            topology = monitor.refresh_now(self.context.aux_query_timeout)
+            topology = monitor.refresh_now(timeout)  # at once when the server refuses the topology queries
             host = topology.find(keys) if topology is not None else None
         if host is None:
             role = self.get_host_role(conn)

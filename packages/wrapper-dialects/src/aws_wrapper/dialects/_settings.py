@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from aws_wrapper.core._config import CORE_SETTINGS
 from aws_wrapper.core.errors import ConfigurationError
 from aws_wrapper.core.hostinfo import HostInfo
 from aws_wrapper.core.settings import Setting, integer, optional, text
@@ -22,6 +23,8 @@ __all__ = [
     "MONITORING_PREFIX",
     "TopologyConfig",
     "monitoring_props",
+    "validate_settings",
+    "validate_prefixed",
 ]
 
 TOPOLOGY_REFRESH_MS = integer(
@@ -106,8 +109,36 @@ def _region_patterns(raw: str | None) -> dict[str, HostPattern]:
             raise ConfigurationError(
                 f"invalid value {raw!r} for setting {name!r}: entry {entry!r} is not 'region:pattern'"
             )
-        result[region.strip().lower()] = HostPattern.parse(pattern, name)
+        result[region.strip().lower()] = HostPattern.parse(pattern, name, whole=raw)
     return result
+
+
+def validate_settings(props: Mapping[str, object]) -> None:
+    """Parse every setting this package owns, whatever the host and the dialect turn out to be: called before any
+    server is contacted (core's Runtime asks the dialect manager for the initial dialect first), so that a
+    malformed value fails the connect at once instead of being ignored on a plain host or rejected only after
+    connecting to an Aurora instance. Raises :class:`ConfigurationError` naming the setting and the value."""
+    TOPOLOGY_REFRESH_MS.get(props)
+    HIGH_REFRESH_RATE_MS.get(props)
+    CLUSTER_ID.get(props)
+    raw_pattern = CLUSTER_INSTANCE_HOST_PATTERN.get(props)
+    if raw_pattern:
+        HostPattern.parse(raw_pattern)
+    _region_patterns(GLOBAL_CLUSTER_INSTANCE_HOST_PATTERNS.get(props))
+    validate_prefixed(props, MONITORING_PREFIX)
+
+
+def validate_prefixed(props: Mapping[str, object], prefix: str) -> None:
+    """Parse each ``<prefix><name>`` property whose ``<name>`` is one of core's settings (connect_timeout,
+    socket_timeout, tcp_keepalive..., auxiliary_query_timeout_sec, ...) as that setting: the monitoring
+    connections interpret them, and an error must name the key the user wrote (the prefixed one)."""
+    settings = {setting.name: setting for setting in CORE_SETTINGS}
+    for key, value in props.items():
+        if not key.startswith(prefix):
+            continue
+        setting = settings.get(key[len(prefix) :])
+        if setting is not None:
+            replace(setting, name=key).get({key: value})
 
 
 def monitoring_props(props: Mapping[str, Any]) -> dict[str, Any]:

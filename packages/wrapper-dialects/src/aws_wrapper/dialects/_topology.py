@@ -19,7 +19,7 @@ from ._probe import truthy
 from ._settings import TopologyConfig
 from ._urls import RdsUrlType, is_ip_address, parse_endpoint
 
-__all__ = ["Topology", "TopologyError", "NoWriterError", "TopologyReader", "STATS"]
+__all__ = ["Topology", "TopologyError", "NoWriterError", "TopologyUnavailableError", "TopologyReader", "STATS"]
 
 
 class TopologyError(Exception):
@@ -28,6 +28,12 @@ class TopologyError(Exception):
 
 class NoWriterError(TopologyError):
     """The topology names no writer: it is invalid (the last valid topology is kept)."""
+
+
+class TopologyUnavailableError(TopologyError, TimeoutError):
+    """No writer can be verified because the server refuses the dialect's topology queries (a missing table or
+    function, a missing privilege): raised by ``force_refresh(verify_writer=True)`` at once instead of after its
+    timeout. A ``TimeoutError``, as the host list provider contract promises."""
 
 
 class Stats:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from aws_wrapper.core._config import CORE_SETTINGS
 from aws_wrapper.core.settings import Setting, boolean, integer
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "SETTINGS",
     "EfmConfig",
     "monitoring_props",
+    "validate_monitoring_settings",
 ]
 
 _DAY_MS = 86_400_000
@@ -83,6 +85,9 @@ class EfmConfig:
 
     @classmethod
     def parse(cls, props: Mapping[str, object]) -> EfmConfig:
+        """The EFM settings of ``props``; also validates the ``monitoring-`` properties the wrapper interprets
+        (see :func:`validate_monitoring_settings`). Raises ``ConfigurationError`` naming the key and the value."""
+        validate_monitoring_settings(props)
         return cls(
             enabled=FAILURE_DETECTION_ENABLED.get(props),
             time_ms=FAILURE_DETECTION_TIME_MS.get(props),
@@ -119,6 +124,22 @@ class EfmConfig:
     def key(self) -> tuple[int, int, int]:
         """The settings that decide detection: connections differing in them get separate monitors."""
         return (self.time_ms, self.interval_ms, self.count)
+
+
+def validate_monitoring_settings(props: Mapping[str, object]) -> None:
+    """Parse each ``monitoring-<name>`` property whose ``<name>`` is a setting of core (connect_timeout,
+    socket_timeout, tcp_keepalive, tcp_keepalive_time / _interval / _probes, auxiliary_query_timeout_sec, ...) as
+    that setting, under the full key. The monitoring connection is opened later, in a monitor thread shared by
+    every connection to the host, where a malformed value would only degrade detection for all of them; here it
+    fails the connect that brought it, before any server is contacted. Driver parameters (``monitoring-user``,
+    ``monitoring-application_name``, ...) pass through untouched."""
+    settings = {setting.name: setting for setting in CORE_SETTINGS}
+    for key, value in props.items():
+        if not key.startswith(MONITORING_PREFIX):
+            continue
+        setting = settings.get(key[len(MONITORING_PREFIX) :])
+        if setting is not None:
+            replace(setting, name=key).get({key: value})
 
 
 def monitoring_props(props: Mapping[str, Any], config: EfmConfig, engine: str) -> dict[str, Any]:
