@@ -23,6 +23,7 @@ import gc
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -209,6 +210,9 @@ class _StubCursor:
 class _StubConnection:
     autocommit = True
 
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # like psycopg's Connection.lock
+
     def cursor(self) -> _StubCursor:
         return _StubCursor()
 
@@ -280,6 +284,13 @@ class _StubDialect:
 
     def set_isolation_level(self, conn: Any, level: str | None) -> None:
         pass
+
+    @property
+    def serializes_calls(self) -> bool:
+        return True
+
+    def connection_lock(self, conn: Any) -> Any:
+        return conn.lock
 
     def supports_abort(self, conn: Any) -> bool:
         return False

@@ -5,6 +5,7 @@ Behaviour against real servers is tested in ``tests-integration/core``; these on
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -95,6 +96,7 @@ class FakeConnection:
     """Session fields are plain attributes; ``log`` records what the wrapper did to it."""
 
     def __init__(self, host: str, port: int, **kwargs: Any) -> None:
+        self.lock = threading.Lock()
         self.host = host
         self.port = port
         self.kwargs = kwargs
@@ -211,6 +213,13 @@ class FakeDriver:
     def set_isolation_level(self, conn: RawConnection, level: str | None) -> None:
         conn.log.append(f"set isolation={level}")
         conn.isolation_level = level
+
+    @property
+    def serializes_calls(self) -> bool:
+        return True  # like psycopg: each fake connection has a lock
+
+    def connection_lock(self, conn: RawConnection) -> Any:
+        return conn.lock
 
     def supports_abort(self, conn: RawConnection) -> bool:
         return True

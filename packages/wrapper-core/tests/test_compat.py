@@ -30,7 +30,7 @@ def test_top_level_names_are_core_objects(name: str) -> None:
 
 def test_pep249_constants() -> None:
     compat = aws_advanced_python_wrapper
-    assert (compat.apilevel, compat.threadsafety, compat.paramstyle) == ("2.0", 2, "pyformat")
+    assert (compat.apilevel, compat.threadsafety, compat.paramstyle) == ("2.0", 1, "pyformat")
     assert compat.STRING == 1043
     assert compat.NUMBER == 23
     assert compat.ROWID == 26

@@ -5,6 +5,7 @@ Behaviour against real servers is tested in ``tests-integration/failover``; thes
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -117,6 +118,7 @@ class World:
         self.verify_writer: Callable[[float], Sequence[HostInfo]] | None = None  # custom force_refresh(True)
         self.read_only_session: object | None = None
         self.set_current_error: Exception | None = None
+        self.closed = False  # the wrapper connection was closed (close() from another thread)
         self.host_list_listeners: list[Plugin] = []
         self.connection_listeners: list[Plugin] = []
         self.connector = _Connector(self)
@@ -214,6 +216,18 @@ class _Connection:
 
     def abort(self, conn: RawConnection) -> None:
         self.w.driver.abort(conn)
+
+    @property
+    def closed(self) -> bool:
+        return self.w.closed
+
+    def hold(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def wait_closed(self, timeout: float) -> bool:
+        if not self.w.closed and timeout > 0:
+            time.sleep(timeout)
+        return self.w.closed
 
 
 class _Topology:

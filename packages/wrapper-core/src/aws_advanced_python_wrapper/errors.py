@@ -13,6 +13,7 @@ from aws_wrapper.core.errors import (
     QueryTimeoutError,
     ReadWriteSplittingError,
     TransactionResolutionUnknownError,
+    UnknownSettingError,
     UnsupportedOperationError,
 )
 
@@ -21,6 +22,7 @@ __all__ = [
     "AwsConnectError",
     "ConfigurationError",
     "PluginError",
+    "UnknownSettingError",
     "QueryTimeoutError",
     "UnsupportedOperationError",
     "ReadWriteSplittingError",

@@ -50,6 +50,7 @@ from .errors import (
     QueryTimeoutError,
     ReadWriteSplittingError,
     TransactionResolutionUnknownError,
+    UnknownSettingError,
     UnsupportedOperationError,
     Warning,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "AwsWrapperError",
     "ConfigurationError",
     "PluginError",
+    "UnknownSettingError",
     "AwsConnectError",
     "QueryTimeoutError",
     "UnsupportedOperationError",

@@ -3,16 +3,52 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .settings import Setting, boolean, number, optional, text
 
-PLUGINS = optional(
-    text(
-        "plugins",
-        "",
-        "Comma-separated plugin codes, outermost first. Unset: the default plugins that are installed.",
-    )
+#: Seconds allowed to open a connection when ``connect_timeout`` is not set (``connect_timeout=0``: no limit).
+DEFAULT_CONNECT_TIMEOUT = 30.0
+
+
+def split_plugin_codes(value: str) -> list[str]:
+    """The codes of a ``plugins`` value, stripped. Blank: no plugins. Raises ``ValueError`` for an empty code
+    (``"failover,,efm"``, ``"failover,"``, ``" , "``)."""
+    if not value.strip():
+        return []
+    codes = [code.strip() for code in value.split(",")]
+    for position, code in enumerate(codes, 1):
+        if not code:
+            raise ValueError(
+                f"plugin code {position} of {len(codes)} is empty (separate codes with single commas; "
+                "use plugins='' for no plugins)"
+            )
+    return codes
+
+
+def _plugins(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string of comma-separated plugin codes")
+    split_plugin_codes(value)
+    return value
+
+
+_SECONDS = number("connect_timeout", 0.0, "", min=None).parse
+
+
+def _connect_timeout(value: object) -> float:
+    seconds = float(_SECONDS(value))
+    if seconds != 0 and seconds < 0.001:
+        raise ValueError("must be at least 0.001, or 0 for no limit")
+    return seconds
+
+
+PLUGINS: Setting[str | None] = Setting(
+    "plugins",
+    _plugins,
+    None,
+    "Comma-separated plugin codes, outermost first. Unset: the default plugins that are installed.",
+    type_name="str",
 )
 AUTO_SORT = boolean(
     "auto_sort_wrapper_plugin_order", True, "Sort the requested plugins by their declared weight (stable)."
@@ -44,7 +80,13 @@ ROLLBACK_ON_SWITCH = boolean(
     True,
     "Roll back an open transaction on the old connection when the connection is switched.",
 )
-CONNECT_TIMEOUT = optional(number("connect_timeout", 0.0, "Seconds allowed to open a connection.", min=0.001))
+CONNECT_TIMEOUT: Setting[float | None] = Setting(
+    "connect_timeout",
+    _connect_timeout,
+    None,
+    f"Seconds allowed to open a connection; unset: {DEFAULT_CONNECT_TIMEOUT:g}; 0: no limit.",
+    type_name="float",
+)
 SOCKET_TIMEOUT = optional(
     number(
         "socket_timeout",
@@ -106,6 +148,8 @@ class CoreConfig:
     transfer_session_state: bool
     reset_session_state: bool
     rollback_on_switch: bool
+    #: As set: None when unset (then :data:`DEFAULT_CONNECT_TIMEOUT` applies), 0.0 for "no limit". Driver
+    #: dialects receive :meth:`for_connect`'s config, where it is the bound to apply (None: no limit).
     connect_timeout: float | None
     socket_timeout: float | None
     tcp_keepalive: bool | None
@@ -133,3 +177,19 @@ class CoreConfig:
             tcp_keepalive_probes=TCP_KEEPALIVE_PROBES.get(props),
             database=DATABASE.get(props),
         )
+
+    @property
+    def effective_connect_timeout(self) -> float | None:
+        """Seconds a connect may take: the setting, :data:`DEFAULT_CONNECT_TIMEOUT` when unset, None (no
+        limit) for 0."""
+        if self.connect_timeout is None:
+            return DEFAULT_CONNECT_TIMEOUT or None
+        return self.connect_timeout or None
+
+    def for_connect(self) -> CoreConfig:
+        """This config with ``connect_timeout`` replaced by :attr:`effective_connect_timeout`: what a driver
+        dialect's ``prepare_connect_args`` receives."""
+        effective = self.effective_connect_timeout
+        if effective == self.connect_timeout:
+            return self
+        return replace(self, connect_timeout=effective)

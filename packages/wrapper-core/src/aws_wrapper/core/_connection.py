@@ -23,6 +23,8 @@ __all__ = ["AwsWrapperConnection", "connect"]
 logger = logging.getLogger("aws_wrapper.core")
 P = TypeVar("P", bound=Plugin)
 _M = DbApiMethod
+#: How long close() waits for a call running on the connection in another thread to give up once aborted.
+CLOSE_WAIT = 1.0
 
 
 class AwsWrapperConnection:
@@ -76,7 +78,10 @@ class AwsWrapperConnection:
             except Exception as exc:  # a topology that cannot be read yet must not fail the connect
                 logger.debug("initial topology refresh failed: %s", exc)
         except BaseException:
-            self._release()
+            try:
+                self.close()  # closes a physical connection already installed, and releases the plugins
+            except Exception as exc:
+                logger.debug("cleanup after a failed connect failed: %s", exc)
             raise
         return self
 
@@ -92,6 +97,12 @@ class AwsWrapperConnection:
     def target_connection(self) -> Any:
         """The current driver connection (a different object after a failover)."""
         return self._rt.current_connection
+
+    @property
+    def threadsafety(self) -> int:
+        """PEP 249 level of this connection: 2 (may be shared by threads; the driver serializes calls, as psycopg
+        does) or 1 (one thread at a time, as mysql-connector; a concurrent call raises InterfaceError)."""
+        return 2 if self._rt.driver.serializes_calls else 1
 
     @property
     def is_closed(self) -> bool:
@@ -126,21 +137,22 @@ class AwsWrapperConnection:
             chain(conn, conn.rollback)
 
     def close(self) -> None:
-        """Close the physical connection (restoring its pristine session state first when configured)."""
-        if self.closed:
-            return
+        """Close the physical connection (restoring its pristine session state first when configured).
+
+        Safe from any thread: a call running on the connection in another thread is aborted (it fails with
+        :class:`InterfaceError` saying the connection was closed), a failover in progress gives up, and nothing
+        is left open. Returns within about a second even then."""
         rt = self._rt
-        conn = rt.current_connection
+        first, conn = rt.begin_close()
+        self.closed = True
+        if not first:
+            return
         try:
             if conn is not None:
+                rt.drain(conn, CLOSE_WAIT)
                 self._call(_M.CONNECTION_CLOSE, partial(rt.dispose, conn))
         finally:
-            self._release()
-
-    def _release(self) -> None:
-        self.closed = True
-        self._rt.closed = True
-        self._rt.release()
+            rt.release()
 
     # -- session state -------------------------------------------------------------------------------------------
     @property

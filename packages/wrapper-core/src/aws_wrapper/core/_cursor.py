@@ -50,7 +50,7 @@ class AwsWrapperCursor:
     def _open_raw(self) -> None:
         rt = self._rt
         conn = rt.current_connection
-        if conn is None:
+        if conn is None or rt.closed:
             raise InterfaceError("the connection is closed")
         chain = rt.chains[_M.CONNECTION_CURSOR]
         call = partial(conn.cursor, *self._args, **self._kwargs)

@@ -24,7 +24,11 @@ __all__ = [
 ]
 
 apilevel = "2.0"
-threadsafety = 2
+#: PEP 249 level 1: threads may share the module, not connections — the lower of the two drivers' levels
+#: (mysql-connector: 1). A psycopg wrapper connection may in fact be shared (psycopg serializes calls, level 2);
+#: a mysql-connector one may not, and a second thread calling it at the same time gets an InterfaceError
+#: instead of a corrupted protocol stream. Use ``AwsWrapperConnection.threadsafety`` for the connection at hand.
+threadsafety = 1
 paramstyle = "pyformat"
 
 Date = datetime.date

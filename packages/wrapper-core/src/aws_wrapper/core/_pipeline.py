@@ -8,8 +8,9 @@ Nothing is allocated per call except the driver-call thunk.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+from .errors import InterfaceError
 from .hostinfo import HostInfo, HostRole
 from .methods import DbApiMethod
 from .plugin import (
@@ -60,6 +61,34 @@ def _link(plugin: Plugin, method: DbApiMethod, next_: ExecuteProceed) -> Execute
     return step
 
 
+def _outer_link(
+    plugin: Plugin, method: DbApiMethod, next_: ExecuteProceed, closed: Callable[[], bool]
+) -> ExecuteProceed:
+    """The outermost step of a chain: like :func:`_link`, and an error raised after the connection was closed
+    meanwhile (close() from another thread) becomes one clear "closed" error. Costs nothing when nothing fails."""
+    execute = plugin.execute
+
+    def step(target: object, call: Callable[[], T]) -> T:
+        try:
+            result: T = execute(method, target, call, next_)
+        except Exception as error:
+            if closed():
+                raise_closed(error)
+            raise
+        return result
+
+    return step
+
+
+def raise_closed(error: Exception) -> NoReturn:
+    if isinstance(error, InterfaceError) and "closed" in str(error):
+        raise error
+    raise InterfaceError(
+        "the connection was closed while this call was running (close() from another thread); the call did "
+        f"not complete: {type(error).__name__}"
+    ) from error
+
+
 def overrides(plugin: Plugin, name: str) -> bool:
     """Whether ``plugin`` takes part in pipeline ``name`` (its class overrides the base method)."""
     return getattr(type(plugin), name) is not getattr(Plugin, name)
@@ -73,8 +102,10 @@ class Pipelines:
         plugins: Sequence[Plugin],
         network_terminal: ExecuteChain | None = None,
         network_methods: frozenset[DbApiMethod] = frozenset(),
+        closed: Callable[[], bool] = lambda: False,
     ) -> None:
         self.plugins = tuple(plugins)
+        self._closed = closed
         self._network_terminal = network_terminal
         self._network_methods = network_methods
         self.execute: dict[DbApiMethod, ExecuteChain | None] = {m: self._compile(m) for m in DbApiMethod}
@@ -97,9 +128,9 @@ class Pipelines:
         if not subscribed:
             return terminal
         chain: ExecuteProceed = terminal or _terminal
-        for plugin in reversed(subscribed):
+        for plugin in reversed(subscribed[1:]):
             chain = _link(plugin, method, chain)
-        return chain
+        return _outer_link(subscribed[0], method, chain, self._closed)
 
     # -- connect / force_connect -------------------------------------------------------------------------
     def connect_chain(

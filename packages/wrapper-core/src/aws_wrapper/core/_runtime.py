@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
 from types import MappingProxyType
 from typing import Any
 
 from ._config import CORE_SETTINGS, DRIVER_MAPPED, CoreConfig
-from ._pipeline import ExecuteChain, Pipelines
+from ._locks import AbstractLock
+from ._pipeline import ExecuteChain, Pipelines, raise_closed
 from .driver import DriverDialect
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InterfaceError
 from .host_list import AVAILABILITY, StaticHostListProvider
 from .hostinfo import HostAvailability, HostInfo, HostRole
 from .methods import DbApiMethod
@@ -136,8 +139,15 @@ class Runtime:
         self.config = config
         self.driver = driver
         self.session = SessionState()
-        self.generation = 0  # bumped on every switch of the physical connection (stale cursor detection)
-        self.closed = False
+        self.generation = 0  # bumped on every switch of the physical connection and on close (stale cursors)
+        self.closed = False  # set once close() began, from whatever thread; never reset
+        self._closed_event = threading.Event()
+        self._state_lock = threading.Lock()  # orders close() against installing a new physical connection
+        #: Serializes calls for drivers without a lock of their own (mysql-connector); see ``_guarded_call``.
+        self.call_lock = threading.RLock()
+        #: Work on the connection in progress that close() must wait for (see ``hold``); one entry each
+        #: (``list.append`` / ``list.pop`` are atomic, so concurrent threads cannot lose an entry).
+        self.calls: list[None] = []
         self._current: RawConnection | None = None
         self._current_host: HostInfo | None = None
         self._initial_host = _initial_host(props, driver)
@@ -179,12 +189,19 @@ class Runtime:
             monitors=MONITORS,
         )
         plugins = [factory().create(context) for factory in factories]
-        terminal = None
+        terminal: ExecuteChain | None = None
         if self.config.socket_timeout is not None:
             terminal = partial(_timed_call, self.config.socket_timeout, self)
+        if not self.driver.serializes_calls:
+            terminal = partial(_guarded_call, self, terminal or _plain_call)
         self.plugins = tuple(plugins)
-        self.pipelines = Pipelines(plugins, terminal, self.driver.network_bound_methods)
+        self.pipelines = Pipelines(
+            plugins, terminal, self.driver.network_bound_methods, closed=self._is_closed
+        )
         self.chains = self.pipelines.execute
+
+    def _is_closed(self) -> bool:
+        return self.closed
 
     # -- ConnectionService -------------------------------------------------------------------------------
     @property
@@ -216,10 +233,14 @@ class Runtime:
             self._current_host = host
             return
         if old is None:
-            self._current, self._current_host = conn, host
-            self.generation += 1
+            with self._state_lock:
+                self._refuse_if_closed(conn)
+                self._current, self._current_host = conn, host
+                self.generation += 1
             self.pipelines.notify_connection_changed(frozenset({ConnectionChange.INITIAL_CONNECTION}))
             return
+        if self.closed:  # checked again below, under the lock; this only saves the transfer
+            self._refuse_if_closed(conn)
         if self.config.transfer_session_state:
             self._transfer_state(conn)
         was_in_tx = False
@@ -227,8 +248,10 @@ class Runtime:
             was_in_tx = self.driver.is_in_transaction(old)
         except Exception:
             pass
-        self._current, self._current_host = conn, host
-        self.generation += 1
+        with self._state_lock:
+            self._refuse_if_closed(conn)
+            self._current, self._current_host = conn, host
+            self.generation += 1
         if was_in_tx and self.config.rollback_on_switch:
             try:
                 self.driver.rollback(old)
@@ -240,11 +263,95 @@ class Runtime:
         if answer is not OldConnectionSuggestion.PRESERVE:
             self.dispose(old)
 
-    def dispose(self, conn: RawConnection) -> None:
-        """Restore the pristine session state (when configured) and close ``conn`` quietly."""
-        if self.config.reset_session_state and not self.driver.is_closed(conn):
-            self._reset_state(conn)
-        self.driver.close(conn)
+    def _refuse_if_closed(self, conn: RawConnection) -> None:
+        """Closing wins: a connection opened for a wrapper connection that was closed meanwhile (e.g. by a
+        failover still running when another thread called close()) is closed, never installed."""
+        if self.closed:
+            self.driver.close(conn)
+            raise InterfaceError(
+                "the connection was closed while a new physical connection was being opened for it (close() "
+                "from another thread); the new connection was discarded"
+            )
+
+    @property
+    def closed_event(self) -> threading.Event:
+        return self._closed_event
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds; return True (early) once the wrapper connection is closed."""
+        return self._closed_event.wait(timeout) if timeout > 0 else self.closed
+
+    def begin_close(self) -> tuple[bool, RawConnection | None]:
+        """Mark the wrapper connection closed (first caller only: returns ``(True, physical connection)``).
+        From now on no new physical connection is installed, cursors of this connection refuse to run, and
+        plugins see ``closed``; a failover in progress gives up."""
+        with self._state_lock:
+            if self.closed:
+                return False, None
+            self.closed = True
+            self.generation += 1  # every cursor re-checks before its next call and finds the connection closed
+            self._closed_event.set()
+            return True, self._current
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Mark work on the connection in progress (e.g. a failover after a failed call); close() from another
+        thread aborts the connection and waits for it to end (about a second at most: the work must check
+        ``closed`` and give up)."""
+        self.calls.append(None)
+        try:
+            yield
+        finally:
+            self.calls.pop()
+
+    def drain(self, conn: RawConnection, wait: float) -> None:
+        """Before close(): when a wrapper call is in flight (on another thread), abort ``conn`` so that it fails at
+        once, and wait at most ``wait`` seconds for it to leave the wrapper."""
+        if not self.calls and self._lock_for(conn).acquire(False):
+            self._lock_for(conn).release()
+            return
+        self.abort(conn)
+        deadline = time.monotonic() + wait
+        while self.calls and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def _lock_for(self, conn: RawConnection) -> AbstractLock:
+        if self.driver.serializes_calls:
+            lock = self.driver.connection_lock(conn)
+            if lock is not None:
+                return lock
+        return self.call_lock
+
+    def dispose(self, conn: RawConnection, wait: float = 1.0) -> None:
+        """Restore the pristine session state (when configured) and close ``conn`` quietly.
+
+        Never closes the driver connection under a call running on it in another thread (libpq and
+        libmysqlclient free their connection on close): such a call is aborted first, and the close waits for
+        the driver's call lock (at most ``wait`` seconds; after that the connection is left to that call)."""
+        lock = self._lock_for(conn)
+        if lock.acquire(False):
+            lock.release()
+            if self.config.reset_session_state and not self.driver.is_closed(conn):
+                self._reset_state(conn)
+        if not lock.acquire(False):
+            self.abort(conn)
+            if not lock.acquire(timeout=wait):
+                logger.warning(
+                    "a call on a connection being closed did not return within %.1f s of being aborted; the "
+                    "physical connection is left to it",
+                    wait,
+                )
+                return
+        if lock is not self.call_lock:
+            # The driver's own lock (psycopg) is not held across close(): a driver subclass's close() may run a
+            # statement, which takes that lock again. Wrapper calls cannot start meanwhile (generation bump).
+            lock.release()
+            self.driver.close(conn)
+            return
+        try:
+            self.driver.close(conn)
+        finally:
+            lock.release()
 
     def _transfer_state(self, conn: RawConnection) -> None:
         handler = SessionStateTransferHandlers.get_transfer_session_state_on_switch_func()
@@ -321,7 +428,9 @@ class Runtime:
 
     def force_refresh(self, *, verify_writer: bool = False, timeout: float = 5.0) -> tuple[HostInfo, ...]:
         self._update_hosts(
-            self._provider.force_refresh(self._current, verify_writer=verify_writer, timeout=timeout)
+            self._provider.force_refresh(
+                self._current, verify_writer=verify_writer, timeout=timeout, cancelled=self._is_closed
+            )
         )
         return self.hosts
 
@@ -377,8 +486,17 @@ class Runtime:
 
     def _terminal_connect(self, host: HostInfo, props: Mapping[str, Any], initial: bool) -> RawConnection:
         config = self.config if props is self.props else CoreConfig.parse(props)
-        args = self.driver.prepare_connect_args(host, self.driver_props(props), config)
-        conn = self.driver.connect(self.target_connect, args)
+        # for_connect(): connect_timeout as the bound to apply (the default when unset, None for 0 = no limit)
+        args = self.driver.prepare_connect_args(host, self.driver_props(props), config.for_connect())
+        try:
+            conn = self.driver.connect(self.target_connect, args)
+        except Exception as error:
+            from ._suggest import unknown_setting_error  # a misspelt setting the driver rejected
+
+            unknown = unknown_setting_error(error, args, self.driver.code)
+            if unknown is None:
+                raise
+            raise unknown from error
         AVAILABILITY.set(host.all_aliases, HostAvailability.AVAILABLE)
         if initial:
             try:
@@ -405,6 +523,32 @@ class Runtime:
             self._provider.release_resources()  # e.g. detach from a shared topology monitor
         except Exception as exc:
             logger.debug("host list provider release failed: %s", exc)
+
+
+def _plain_call(target: object, call: Callable[[], Any]) -> Any:
+    return call()
+
+
+def _guarded_call(runtime: Runtime, proceed: ExecuteChain, target: object, call: Callable[[], Any]) -> Any:
+    """Terminal for drivers without a call lock of their own (mysql-connector): one call at a time per wrapper
+    connection, so that close() from another thread can wait for it; a second thread gets a clear error
+    instead of corrupting the protocol stream (mysql-connector connections are not thread-safe)."""
+    lock = runtime.call_lock
+    if not lock.acquire(False):
+        if runtime.closed:
+            raise InterfaceError("the connection is closed")
+        raise InterfaceError(
+            f"the connection is in use by another thread: {runtime.driver.code} connections cannot be used by "
+            "two threads at once (DB-API threadsafety 1); give each thread its own connection"
+        )
+    try:
+        return proceed(target, call)
+    except Exception as error:
+        if runtime.closed:
+            raise_closed(error)
+        raise
+    finally:
+        lock.release()
 
 
 def _timed_call(timeout: float, runtime: Runtime, target: object, call: Callable[[], Any]) -> Any:

@@ -20,6 +20,7 @@ __all__ = [
     "AwsWrapperError",
     "ConfigurationError",
     "PluginError",
+    "UnknownSettingError",
     "AwsConnectError",
     "QueryTimeoutError",
     "UnsupportedOperationError",
@@ -87,6 +88,24 @@ class ConfigurationError(AwsWrapperError, InterfaceError):
 
 class PluginError(ConfigurationError):
     """A requested plugin cannot be used: unknown code, not installed, duplicate, ABI mismatch, import failure."""
+
+
+class UnknownSettingError(ConfigurationError, ProgrammingError):
+    """A connection property is neither a setting of the wrapper (or of an installed plugin) nor a parameter of
+    the driver, e.g. a misspelt setting. ``key`` is the property, ``suggestion`` the closest known name (or
+    None); ``driver_error`` the driver's own rejection. Also a PEP 249 ``ProgrammingError``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str,
+        suggestion: str | None = None,
+        driver_error: BaseException | None = None,
+    ) -> None:
+        super().__init__(message, driver_error=driver_error)
+        self.key = key
+        self.suggestion = suggestion
 
 
 class AwsConnectError(AwsWrapperError, OperationalError):

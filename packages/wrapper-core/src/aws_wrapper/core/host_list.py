@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .hostinfo import HostAvailability, HostInfo, HostRole
 from .plugin import RawConnection
@@ -63,7 +63,12 @@ class StaticHostListProvider:
         return self._hosts
 
     def force_refresh(
-        self, conn: RawConnection | None, *, verify_writer: bool, timeout: float
+        self,
+        conn: RawConnection | None,
+        *,
+        verify_writer: bool,
+        timeout: float,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Sequence[HostInfo]:
         return self._hosts
 

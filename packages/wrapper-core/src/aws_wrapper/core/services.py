@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -60,10 +61,16 @@ class HostListProvider(Protocol):
         ...
 
     def force_refresh(
-        self, conn: RawConnection | None, *, verify_writer: bool, timeout: float
+        self,
+        conn: RawConnection | None,
+        *,
+        verify_writer: bool,
+        timeout: float,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Sequence[HostInfo]:
         """A topology read now (shared between concurrent callers). With ``verify_writer``, returns only once a
-        writer has been verified by connecting to it, or raises ``TimeoutError`` after ``timeout`` seconds."""
+        writer has been verified by connecting to it, or raises ``TimeoutError`` after ``timeout`` seconds, or
+        soon after ``cancelled()`` turns true (the wrapper connection waiting was closed)."""
         ...
 
     def identify_connection(self, conn: RawConnection) -> HostInfo | None:
@@ -95,7 +102,7 @@ class DatabaseDialect(Protocol):
     def create_host_list_provider(self, context: HostListContext) -> HostListProvider: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class HostListContext:
     """What a dialect needs to build a host list provider for one wrapper connection."""
 
@@ -106,6 +113,11 @@ class HostListContext:
     storage: StorageService
     monitors: MonitorService
     aux_query_timeout: float
+
+    def __repr__(self) -> str:
+        from ._secrets import masked_dataclass_repr  # secrets in props are shown as '***'
+
+        return masked_dataclass_repr(self)
 
 
 class DialectManager(Protocol):
@@ -150,6 +162,23 @@ class ConnectionService(Protocol):
 
     def abort(self, conn: RawConnection) -> None:
         """Make every call in flight on ``conn`` fail at once with a network error (safe from any thread)."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """True once the wrapper connection's close() began (from any thread). A plugin starts no work on a
+        closed connection (no failover, no switch: ``set_current`` refuses) and gives up work in progress."""
+        ...
+
+    def hold(self) -> AbstractContextManager[None]:
+        """``with connection.hold():`` around work on the connection after a call failed (a failover): close()
+        from another thread then aborts the connection and waits (about a second at most) for the work to end;
+        the work checks ``closed`` and gives up."""
+        ...
+
+    def wait_closed(self, timeout: float) -> bool:
+        """An interruptible pause: sleeps up to ``timeout`` seconds and returns True as soon as the connection is
+        closed (False when the time ran out first)."""
         ...
 
 
@@ -216,7 +245,7 @@ class SessionStateService(Protocol):
     def pristine(self, field: SessionField) -> object | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PluginContext:
     """Everything a plugin may use, handed to ``PluginFactory.create``."""
 
@@ -229,3 +258,8 @@ class PluginContext:
     session_state: SessionStateService
     storage: StorageService
     monitors: MonitorService
+
+    def __repr__(self) -> str:
+        from ._secrets import masked_dataclass_repr  # secrets in props are shown as '***'
+
+        return masked_dataclass_repr(self)

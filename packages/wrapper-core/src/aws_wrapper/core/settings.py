@@ -1,8 +1,8 @@
 """Typed settings: each package declares its own next to its code and parses them once per connection.
 
 A :class:`Setting` knows its name, parser, default and description. ``setting.get(props)`` returns the parsed
-value or raises :class:`~aws_wrapper.core.errors.ConfigurationError` naming the setting and the value (secret
-values are masked).
+value or raises :class:`~aws_wrapper.core.errors.ConfigurationError` naming the setting and the value (the values
+of secret settings, and of settings whose name says password, secret or token, are masked).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from ._secrets import is_secret_key
 from .errors import ConfigurationError
 
 __all__ = [
@@ -48,7 +49,7 @@ class Setting(Generic[T]):
         try:
             return self.parse(raw)
         except (ValueError, TypeError) as exc:
-            shown = "'***'" if self.secret else repr(raw)
+            shown = "'***'" if self.secret or is_secret_key(self.name) else repr(raw)
             raise ConfigurationError(f"invalid value {shown} for setting {self.name!r}: {exc}") from None
 
     def is_set(self, props: Mapping[str, object]) -> bool:

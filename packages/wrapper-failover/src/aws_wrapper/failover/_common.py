@@ -7,7 +7,7 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aws_wrapper.core.hostinfo import HostInfo, HostRole
@@ -80,12 +80,20 @@ def attempt_props(props: Mapping[str, Any], seconds: float) -> dict[str, Any]:
     return result
 
 
-def pause(seconds: float, deadline: float, stop: threading.Event | None = None) -> None:
-    """Sleep ``seconds`` (never past ``deadline``); an ``Event`` is used so a stop request ends it at once."""
+def pause(
+    seconds: float, deadline: float, stop: threading.Event | Callable[[float], object] | None = None
+) -> None:
+    """Sleep ``seconds`` (never past ``deadline``); ``stop`` (an ``Event``, or an interruptible wait such as
+    ``ConnectionService.wait_closed``) ends it at once."""
     delay = min(seconds, deadline - time.monotonic())
     if delay <= 0:
         return
-    (stop or threading.Event()).wait(delay)
+    if stop is None:
+        threading.Event().wait(delay)
+    elif isinstance(stop, threading.Event):
+        stop.wait(delay)
+    else:
+        stop(delay)
 
 
 class RoleCache:

@@ -26,6 +26,7 @@ from aws_wrapper.core.errors import (
     FailoverError,
     FailoverFailedError,
     FailoverSuccessError,
+    InterfaceError,
     TransactionResolutionUnknownError,
 )
 from aws_wrapper.core.hostinfo import HostAvailability, HostInfo, HostRole
@@ -104,7 +105,8 @@ class FailoverPlugin(Plugin):
         try:
             return proceed(target, call)
         except Exception as error:
-            self._handle(error)
+            with self._ctx.connection.hold():  # close() from another thread waits for (and cancels) a failover
+                self._handle(error)
             raise
 
     def connect(
@@ -132,6 +134,8 @@ class FailoverPlugin(Plugin):
         """Returns when ``error`` is not ours to handle (the caller re-raises it unchanged); raises otherwise."""
         if isinstance(error, FailoverError):
             return
+        if self._ctx.connection.closed:
+            _raise_closed(error)  # closing wins: no failover for a connection closed under the call
         errors = self._ctx.dialects.errors
         if errors.is_network_error(error):
             self._failover(error, network=True)
@@ -193,15 +197,22 @@ class FailoverPlugin(Plugin):
         installed: HostInfo | None = None
         while installed is None:
             found = self._search.find(mode, deadline, problems)
+            if ctx.connection.closed:
+                if found is not None:
+                    ctx.dialects.driver.close(found[1])
+                logger.info("failover abandoned after %.3f s: the connection was closed", time.monotonic() - started)
+                _raise_closed(error)
             if found is None:
                 break
             host, conn = found
             try:
                 ctx.connection.set_current(conn, host)
             except Exception as exc:  # the new connection broke while its session state was restored
+                if ctx.connection.closed:  # set_current refused it (and closed it): closing wins
+                    _raise_closed(error)
                 problems.append(exc)
                 ctx.dialects.driver.close(conn)
-                pause(RETRY_PAUSE, deadline)
+                pause(RETRY_PAUSE, deadline, ctx.connection.wait_closed)
                 continue
             installed = host
         elapsed = time.monotonic() - started
@@ -262,6 +273,13 @@ class FailoverPlugin(Plugin):
                 driver.rollback(old)
         except Exception as exc:
             logger.debug("rollback on the failed connection failed: %s", exc)
+
+
+def _raise_closed(error: Exception) -> NoReturn:
+    raise InterfaceError(
+        "the connection was closed while this call was running (close() from another thread); no failover was "
+        f"done and the call did not complete: {type(error).__name__}"
+    ) from error
 
 
 class FailoverPluginFactory(PluginFactory):

@@ -21,6 +21,8 @@ from aws_wrapper.core.hostinfo import HostInfo, HostRole
 __all__ = ["Candidate", "Outcome", "race"]
 
 logger = logging.getLogger("aws_wrapper.failover")
+#: How often a cancellable race checks whether it was cancelled.
+_SLICE = 0.05
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,13 @@ def race(
     deadline: float,
     errors: list[BaseException] | None = None,
     patience: float | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Outcome | None:
     """Try every candidate at once; return the best accepted outcome, or None when every attempt failed or was
     refused, or ``deadline`` (``time.monotonic()``) passed. ``attempt`` opens and role-checks one connection (it
     must bound its own duration); refused connections are closed. Failures are appended to ``errors``. Once an
     outcome is accepted, better-ranked attempts still running get at most ``patience`` more seconds (None: until
-    they finish)."""
+    they finish). ``cancelled`` (checked at least every 50 ms) ends the race early, with None."""
     if not candidates:
         return None
     state = _Race(close)
@@ -103,11 +106,13 @@ def race(
             if best is not None and patience is not None:
                 limit = min(deadline, settle_by)
             remaining = limit - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or (cancelled is not None and cancelled()):
                 break
             try:
-                outcome = state.results.get(timeout=remaining)
+                outcome = state.results.get(timeout=remaining if cancelled is None else min(remaining, _SLICE))
             except queue.Empty:
+                if cancelled is not None and time.monotonic() < limit and not cancelled():
+                    continue
                 break
             pending.pop(id(outcome.candidate), None)
             if outcome.conn is None:
@@ -128,6 +133,9 @@ def race(
                 close(outcome.conn)
     finally:
         state.finish()
+    if best is not None and cancelled is not None and cancelled():
+        close(best.conn)
+        return None
     return best
 
 

@@ -47,7 +47,7 @@ class CandidateSearch:
         attempt = partial(self.attempt, deadline=deadline)
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._closed():
                 return None
             try:
                 hosts: Sequence[HostInfo] = topology.force_refresh(verify_writer=True, timeout=remaining)
@@ -66,10 +66,11 @@ class CandidateSearch:
                     self._ctx.dialects.driver.close,
                     deadline,
                     problems,
+                    cancelled=self._closed,
                 )
                 if outcome is not None:
                     return _settled(writer, HostRole.WRITER), outcome.conn
-            pause(RETRY_PAUSE, deadline)
+            pause(RETRY_PAUSE, deadline, self._ctx.connection.wait_closed)
 
     def find_reader(
         self, mode: FailoverMode, deadline: float, problems: list[BaseException]
@@ -97,20 +98,31 @@ class CandidateSearch:
                 return role is HostRole.READER or (role is HostRole.WRITER and writer_ok)
 
             outcome = race(
-                candidates, attempt, accept, self._ctx.dialects.driver.close, deadline, problems, PATIENCE
+                candidates,
+                attempt,
+                accept,
+                self._ctx.dialects.driver.close,
+                deadline,
+                problems,
+                PATIENCE,
+                cancelled=self._closed,
             )
             if outcome is not None:
                 assert outcome.role is not None
                 return _settled(outcome.candidate.host, outcome.role), outcome.conn
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._closed():
                 return None
-            pause(RETRY_PAUSE, deadline)
+            pause(RETRY_PAUSE, deadline, self._ctx.connection.wait_closed)
             try:  # new readers may have appeared; a short wait, the next round must not be held up for long
                 hosts = topology.force_refresh(timeout=min(remaining, TOPOLOGY_WAIT))
             except Exception as exc:
                 problems.append(exc)
                 hosts = topology.hosts
+
+    def _closed(self) -> bool:
+        """The wrapper connection was closed (from another thread): the search gives up."""
+        return self._ctx.connection.closed
 
     def attempt(self, host: HostInfo, *, deadline: float) -> tuple[RawConnection, HostRole]:
         """Open a connection to ``host`` (skipping the failover plugin) and read its role. Runs on a race

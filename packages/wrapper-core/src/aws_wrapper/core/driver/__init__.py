@@ -35,7 +35,7 @@ def driver_dialect_for(connect_func: Callable[..., Any], forced: str | None = No
     if forced:
         for dialect in candidates:
             if dialect.code == forced.strip().lower():
-                return dialect
+                return _checked(dialect, forced, connect_func, candidates)
         codes = ", ".join(d.code for d in candidates)
         raise ConfigurationError(
             f"invalid value {forced!r} for setting 'wrapper_driver_dialect': expected one of {codes}"
@@ -43,9 +43,30 @@ def driver_dialect_for(connect_func: Callable[..., Any], forced: str | None = No
     for dialect in candidates:
         if dialect.matches(connect_func):
             return dialect
-    name = getattr(connect_func, "__qualname__", repr(connect_func))
-    module = getattr(connect_func, "__module__", "?")
     raise ConfigurationError(
-        f"unsupported target driver {module}.{name}: expected psycopg.Connection.connect or mysql.connector.connect"
-        " (or set wrapper_driver_dialect)"
+        f"unsupported target driver {_describe(connect_func)}: expected psycopg.Connection.connect or "
+        "mysql.connector.connect (or set wrapper_driver_dialect)"
     )
+
+
+def _describe(connect_func: Callable[..., Any]) -> str:
+    name = getattr(connect_func, "__qualname__", None) or repr(connect_func)
+    module = getattr(connect_func, "__module__", None) or "?"
+    return f"{module}.{name}"
+
+
+def _checked(
+    forced: DriverDialect, value: str, connect_func: Callable[..., Any], candidates: list[DriverDialect]
+) -> DriverDialect:
+    """``forced`` unless ``connect_func`` is recognisably another driver's connect function (a function no dialect
+    recognises, e.g. an application's own factory, is trusted to be the forced driver's)."""
+    if forced.matches(connect_func):
+        return forced
+    for other in candidates:
+        if other is not forced and other.code != forced.code and other.matches(connect_func):
+            raise ConfigurationError(
+                f"invalid value {value!r} for setting 'wrapper_driver_dialect': the target "
+                f"{_describe(connect_func)} belongs to driver dialect {other.code!r}, not {forced.code!r}; "
+                f"remove wrapper_driver_dialect or pass a {forced.code} connect function"
+            )
+    return forced

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._locks import AbstractLock
 from ..hostinfo import HostInfo
 from ..methods import DbApiMethod
 from ..plugin import RawConnection
@@ -50,7 +51,9 @@ class DriverDialect(Protocol):
     ) -> dict[str, Any]:
         """Driver keyword arguments for ``host``: ``props`` holds only driver parameters (wrapper settings are
         already removed); host/port come from ``host``; ``database``, ``connect_timeout`` and ``tcp_keepalive*``
-        from ``config`` are mapped to the driver's own names."""
+        from ``config`` are mapped to the driver's own names. ``config`` is ``CoreConfig.for_connect()``: its
+        ``connect_timeout`` is the bound to apply (the 30 s default when unset), None meaning no limit (omit
+        the driver's option)."""
         ...
 
     def connect(self, connect_func: Callable[..., Any], args: Mapping[str, Any]) -> RawConnection: ...
@@ -80,6 +83,18 @@ class DriverDialect(Protocol):
     def set_isolation_level(self, conn: RawConnection, level: str | None) -> None: ...
 
     def supports_abort(self, conn: RawConnection) -> bool: ...
+
+    @property
+    def serializes_calls(self) -> bool:
+        """True when the driver holds a lock of its own around every call on a connection (then
+        :meth:`connection_lock` returns it)."""
+        ...
+
+    def connection_lock(self, conn: RawConnection) -> AbstractLock | None:
+        """The lock the driver itself holds while a call runs on ``conn`` (psycopg's ``Connection.lock``), or
+        None when the driver has none: the wrapper then serializes its calls on its own lock and reports a
+        second thread using the connection at the same time with a clear error."""
+        ...
 
     def abort(self, conn: RawConnection) -> None:
         """Make a call blocked on ``conn`` in another thread fail at once with a network error. Thread-safe,

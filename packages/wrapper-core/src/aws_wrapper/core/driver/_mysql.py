@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._locks import AbstractLock
 from .._watchdog import shutdown_socket_fd
 from ..hostinfo import HostInfo
 from ..methods import NETWORK_BOUND_METHODS, DbApiMethod
@@ -314,6 +315,13 @@ class MySqlConnectorDialect(DialectCommon):
         if _is_native(conn):
             return bool(_check_native(conn).abortable)
         return hasattr(conn, "_socket")
+
+    @property
+    def serializes_calls(self) -> bool:
+        return False
+
+    def connection_lock(self, conn: RawConnection) -> AbstractLock | None:
+        return None  # mysql-connector has no lock of its own: the wrapper serializes calls
 
     def abort(self, conn: RawConnection) -> None:
         try:

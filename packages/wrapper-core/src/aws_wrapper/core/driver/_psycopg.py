@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._locks import AbstractLock
 from .._watchdog import shutdown_socket_fd
 from ..hostinfo import HostInfo
 from ..methods import NETWORK_BOUND_METHODS, DbApiMethod
@@ -176,6 +177,14 @@ class PsycopgDialect(DialectCommon):
 
     def supports_abort(self, conn: RawConnection) -> bool:
         return True
+
+    @property
+    def serializes_calls(self) -> bool:
+        return True
+
+    def connection_lock(self, conn: RawConnection) -> AbstractLock | None:
+        lock: AbstractLock = conn.lock  # held by psycopg around every call that uses the libpq connection
+        return lock
 
     def abort(self, conn: RawConnection) -> None:
         try:
