@@ -7,6 +7,9 @@ condition variable until the earliest one (or until a new, earlier deadline is a
 
 The thread starts on the first :meth:`Watchdog.arm` (never at import), ends by itself after
 ``idle_exit`` seconds without deadlines, and is stopped by :func:`aws_wrapper.core.release_resources`.
+
+An abort callback references its connection, so the watchdog lets go of it as soon as it cannot run any more:
+on disarm (the entry left in the heap references nothing), and right after it ran.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ _FIRED = 1
 _DISARMED = 2
 
 
+def _noop() -> None:
+    """What a disarmed or fired deadline calls instead of its abort callback, which is no longer referenced."""
+
+
 class _Deadline:
     """A token returned by :meth:`Watchdog.arm`. Its state changes only under the watchdog's lock."""
 
@@ -56,8 +63,10 @@ class Watchdog:
     dialects' ``abort`` only shuts a socket down). An exception in a callback is logged and swallowed.
     """
 
-    #: Disarmed entries stay in the heap until their deadline comes up; past this many, and when they are the
-    #: majority, the heap is rebuilt without them so that long timeouts at a high call rate cannot pile up.
+    #: Disarmed entries (which no longer reference their callback) stay in the heap until their deadline comes
+    #: up, the thread stops, or they are all that is left when the thread wakes up; past this many, and when
+    #: they are the majority, the heap is rebuilt without them so that long timeouts at a high call rate cannot
+    #: pile up.
     _COMPACT_MIN = 1024
 
     def __init__(self, *, idle_exit: float = 60.0, name: str = "aws-wrapper-watchdog") -> None:
@@ -94,12 +103,16 @@ class Watchdog:
             if token.state != _ARMED:
                 return False
             token.state = _DISARMED
+            # The callback holds the connection: let go of it now, not at the deadline. The last reference goes
+            # with this frame, after the lock is released, so finalizers it triggers may use the watchdog.
+            abort, token.abort = token.abort, _noop
             self._disarmed_in_heap += 1
             if self._disarmed_in_heap >= self._COMPACT_MIN and self._disarmed_in_heap * 2 > len(self._heap):
                 self._heap = [item for item in self._heap if item[2].state == _ARMED]
                 heapq.heapify(self._heap)
                 self._disarmed_in_heap = 0
-            return True
+        del abort
+        return True
 
     @property
     def pending(self) -> int:
@@ -114,12 +127,13 @@ class Watchdog:
 
     def stop(self) -> None:
         """Stop the thread (non-blocking, idempotent). Armed deadlines are kept: the next :meth:`arm` starts a
-        new thread, which enforces them."""
+        new thread, which enforces them. Disarmed ones are dropped."""
         with self._cond:
             if self._thread is not None:
                 self._stopped_threads.append(self._thread)
                 self._thread = None
             self._generation += 1
+            self._drop_disarmed_locked()
             self._cond.notify_all()
 
     def join(self, timeout: float) -> None:
@@ -131,6 +145,16 @@ class Watchdog:
             thread.join(max(0.0, deadline - time.monotonic()))
         with self._cond:
             self._stopped_threads = [t for t in self._stopped_threads if t.is_alive()]
+
+    def _drop_disarmed_locked(self) -> None:
+        if not self._disarmed_in_heap:
+            return
+        if self._disarmed_in_heap == len(self._heap):
+            self._heap.clear()
+        else:  # in place: a running thread holds the list
+            self._heap[:] = [item for item in self._heap if item[2].state == _ARMED]
+            heapq.heapify(self._heap)
+        self._disarmed_in_heap = 0
 
     # -- the thread ---------------------------------------------------------------------------------------
 
@@ -144,6 +168,7 @@ class Watchdog:
     def _run(self, generation: int) -> None:
         cond = self._cond
         due: list[_Deadline] = []
+        entry: _Deadline | None = None
         with cond:
             while self._generation == generation:
                 heap = self._heap  # may have been rebuilt by disarm()
@@ -155,6 +180,10 @@ class Watchdog:
                         due.append(entry)
                     else:
                         self._disarmed_in_heap -= 1
+                entry = None  # do not hold the last popped entry (and a fired callback) while sleeping
+                if heap and self._disarmed_in_heap == len(heap):
+                    heap.clear()  # only disarmed entries left: no need to wake up for them
+                    self._disarmed_in_heap = 0
                 if due:
                     self.fired_count += len(due)
                     cond.release()
@@ -181,10 +210,11 @@ class Watchdog:
     @staticmethod
     def _fire(due: list[_Deadline]) -> None:
         for entry in due:
+            abort, entry.abort = entry.abort, _noop  # fired entries are never disarmed: no race on the slot
             try:
-                entry.abort()
+                abort()
             except Exception:
-                logger.warning("watchdog abort callback %r failed", entry.abort, exc_info=True)
+                logger.warning("watchdog abort callback %r failed", abort, exc_info=True)
 
 
 WATCHDOG = Watchdog()
