@@ -40,7 +40,9 @@ def _hosts() -> list[HostInfo]:
 
 
 def test_supported_strategies() -> None:
-    assert {"random", "round_robin", "weighted_random", "highest_weight"} == SUPPORTED_STRATEGIES
+    assert {
+        "random", "round_robin", "weighted_random", "highest_weight", "least_connections"
+    } == SUPPORTED_STRATEGIES
 
 
 @pytest.mark.parametrize("strategy", sorted(SUPPORTED_STRATEGIES))

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from aws_wrapper.core._config import CoreConfig
+from aws_wrapper.core._pipeline import Pipelines
+from aws_wrapper.core._selection import HostSelection
 from aws_wrapper.core.driver import DriverDialect
 from aws_wrapper.core.hostinfo import HostInfo
 from aws_wrapper.core.methods import NETWORK_BOUND_METHODS, DbApiMethod
@@ -195,4 +197,5 @@ def make_context(runtime: FakeRuntime, **props: Any) -> PluginContext:
         session_state=service,
         storage=STORAGE,
         monitors=MONITORS,
+        selection=HostSelection(lambda: Pipelines(()), lambda: (), props),
     )

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_wrapper.core._config import CoreConfig
+from aws_wrapper.core._pipeline import Pipelines
+from aws_wrapper.core._selection import HostSelection
 from aws_wrapper.core.hostinfo import HostAvailability, HostInfo, HostRole
 from aws_wrapper.core.methods import NETWORK_BOUND_METHODS, DbApiMethod
 from aws_wrapper.core.plugin import ConnectionChange, HostChange, Plugin, RawConnection
@@ -176,6 +178,7 @@ class World:
             session_state=_Session(self),
             storage=STORAGE,
             monitors=None,  # type: ignore[arg-type]  # not used by these plugins
+            selection=HostSelection(lambda: Pipelines(()), lambda: self.hosts, self.props),
         )
 
 
@@ -314,6 +317,7 @@ class _Connector:
     def __init__(self, world: World) -> None:
         self.w = world
         self.skips: list[Plugin | None] = []
+        self.reached: dict[int, HostInfo] = {}
 
     def connect(
         self, host: HostInfo, props: Mapping[str, Any] | None = None, *, skip: Plugin | None = None
@@ -322,6 +326,12 @@ class _Connector:
         return self.w.open(host, props)
 
     force_connect = connect
+
+    def report_reached(self, conn: RawConnection, host: HostInfo) -> None:
+        self.reached[id(conn)] = host
+
+    def reached_host(self, conn: RawConnection) -> HostInfo | None:
+        return self.reached.get(id(conn))
 
 
 class _Dialects:

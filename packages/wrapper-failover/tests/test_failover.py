@@ -423,7 +423,6 @@ def test_connect_failover_returns_a_connection_to_the_new_writer() -> None:
         ("failover_timeout_sec", "soon", "failover_timeout_sec"),
         ("failover_timeout_sec", "0", "failover_timeout_sec"),
         ("enable_failover", "maybe", "enable_failover"),
-        ("failover_reader_host_selector_strategy", "best", "failover_reader_host_selector_strategy"),
     ],
 )
 def test_invalid_settings_are_named_in_the_error(name: str, value: str, fragment: str) -> None:
@@ -486,3 +485,21 @@ def test_concurrent_failovers_of_separate_connections_do_not_interfere() -> None
         t.join(10)
     assert [type(r) for r in results] == [FailoverSuccessError] * 4
     assert all(w.current_host is not None and w.current_host.url == "instance-2:5432" for w in worlds)
+
+
+def test_an_unknown_reader_strategy_is_refused_before_the_driver_connects() -> None:
+    """A strategy may come from another plugin of the connection, so it is checked once the pipeline exists:
+    at the first connect, before the driver is called."""
+    world = World(cluster(), failover_reader_host_selector_strategy="best")
+    plugin = FailoverPluginFactory().create(world.context())
+    called: list[object] = []
+
+    def proceed(host: HostInfo, props: Any, initial: bool) -> Any:
+        called.append(host)
+        raise AssertionError("the driver must not be called")
+
+    with pytest.raises(ConfigurationError) as info:
+        plugin.connect(world.initial_host, world.props, True, proceed)
+    assert "failover_reader_host_selector_strategy" in str(info.value)
+    assert "'best'" in str(info.value)
+    assert called == []

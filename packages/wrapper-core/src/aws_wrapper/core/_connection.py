@@ -72,7 +72,7 @@ class AwsWrapperConnection:
                 conn = rt.open_initial()
                 if conn is None:
                     raise AwsConnectError(f"no connection could be opened to {rt.initial_host.url!r}")
-                rt.set_current(conn, rt.current_host or rt.initial_host)
+                rt.set_current(conn, rt.current_host or rt.reached_host(conn) or rt.initial_host)
             try:
                 rt.refresh()
             except Exception as exc:  # a topology that cannot be read yet must not fail the connect

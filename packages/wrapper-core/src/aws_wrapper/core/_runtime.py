@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
@@ -18,6 +19,7 @@ from typing import Any
 from ._config import CORE_SETTINGS, DRIVER_MAPPED, CoreConfig
 from ._locks import AbstractLock
 from ._pipeline import ExecuteChain, Pipelines, raise_closed
+from ._selection import HostSelection
 from .driver import DriverDialect
 from .errors import ConfigurationError, InterfaceError
 from .host_list import AVAILABILITY, StaticHostListProvider
@@ -33,6 +35,7 @@ from .plugin import (
     RawConnection,
 )
 from .registry import REGISTRY
+from .selectors import CONNECTION_COUNTS
 from .services import (
     DatabaseDialect,
     DialectManager,
@@ -160,6 +163,9 @@ class Runtime:
         self._provider: HostListProvider = self._dialect.create_host_list_provider(self._host_list_context())
         self._hosts: tuple[HostInfo, ...] = (self._initial_host,)
         self.pipelines = Pipelines(())
+        self._provider_from_plugin = False
+        self._reached: weakref.WeakKeyDictionary[Any, HostInfo] = weakref.WeakKeyDictionary()
+        self.selection = HostSelection(lambda: self.pipelines, lambda: self.hosts, self.props)
         self.plugins: tuple[Plugin, ...] = ()
         self.chains: dict[DbApiMethod, ExecuteChain | None] = self.pipelines.execute
 
@@ -187,6 +193,7 @@ class Runtime:
             session_state=self,
             storage=STORAGE,
             monitors=MONITORS,
+            selection=self.selection,
         )
         plugins = [factory().create(context) for factory in factories]
         terminal: ExecuteChain | None = None
@@ -228,15 +235,19 @@ class Runtime:
         self.driver.abort(conn)
 
     def set_current(self, conn: RawConnection, host: HostInfo) -> None:
-        old = self._current
+        old, old_host = self._current, self._current_host
         if old is conn:
             self._current_host = host
+            if old_host is not None and old_host.url != host.url:
+                CONNECTION_COUNTS.closed(old_host.url)
+                CONNECTION_COUNTS.opened(host.url)
             return
         if old is None:
             with self._state_lock:
                 self._refuse_if_closed(conn)
                 self._current, self._current_host = conn, host
                 self.generation += 1
+            CONNECTION_COUNTS.opened(host.url)
             self.pipelines.notify_connection_changed(frozenset({ConnectionChange.INITIAL_CONNECTION}))
             return
         if self.closed:  # checked again below, under the lock; this only saves the transfer
@@ -252,6 +263,9 @@ class Runtime:
             self._refuse_if_closed(conn)
             self._current, self._current_host = conn, host
             self.generation += 1
+        if old_host is not None:
+            CONNECTION_COUNTS.closed(old_host.url)
+        CONNECTION_COUNTS.opened(host.url)
         if was_in_tx and self.config.rollback_on_switch:
             try:
                 self.driver.rollback(old)
@@ -291,6 +305,8 @@ class Runtime:
             self.closed = True
             self.generation += 1  # every cursor re-checks before its next call and finds the connection closed
             self._closed_event.set()
+            if self._current is not None and self._current_host is not None:
+                CONNECTION_COUNTS.closed(self._current_host.url)
             return True, self._current
 
     @contextmanager
@@ -405,6 +421,8 @@ class Runtime:
         if dialect is not self._dialect:
             logger.debug("database dialect changed from %s to %s", self._dialect.code, dialect.code)
             self._dialect = dialect
+            if self._provider_from_plugin:
+                return  # a plugin installed its own host list provider: it stays
             self._provider.release_resources()
             self._provider = dialect.create_host_list_provider(self._host_list_context())
 
@@ -421,6 +439,7 @@ class Runtime:
     @provider.setter
     def provider(self, provider: HostListProvider) -> None:
         self._provider = provider
+        self._provider_from_plugin = True  # kept when the database dialect is refined after connecting
 
     def refresh(self) -> tuple[HostInfo, ...]:
         self._update_hosts(self._provider.refresh(self._current))
@@ -483,6 +502,15 @@ class Runtime:
     def open_initial(self) -> RawConnection:
         chain = self.pipelines.connect_chain("connect", self._terminal_connect)
         return chain(self._initial_host, self.props, True)
+
+    def report_reached(self, conn: RawConnection, host: HostInfo) -> None:
+        self._reached[conn] = host
+
+    def reached_host(self, conn: RawConnection) -> HostInfo | None:
+        try:
+            return self._reached.get(conn)
+        except TypeError:  # a connection class without weak references: nothing could be reported
+            return None
 
     def _terminal_connect(self, host: HostInfo, props: Mapping[str, Any], initial: bool) -> RawConnection:
         config = self.config if props is self.props else CoreConfig.parse(props)

@@ -1,4 +1,6 @@
-"""Host selection strategies (catalogue 4.5): ``random``, ``round_robin``, ``weighted_random``, ``highest_weight``.
+"""Host selection strategies (catalogue 4.5): ``random``, ``round_robin``, ``weighted_random``, ``highest_weight``,
+and ``least_connections`` (open wrapper connections per host in this process); more are registered by
+distributions (entry-point group ``aws_wrapper.host_selectors``) or with :func:`register_strategy`.
 
 Every strategy first keeps the hosts of the requested role that are available (their own availability and the
 process-wide registry of hosts known to be down), then picks one::
@@ -6,8 +8,8 @@ process-wide registry of hosts known to be down), then picks one::
     host = select_host(hosts, HostRole.READER, "round_robin", props)
 
 Weights: ``round_robin_host_weight_pairs`` / ``weighted_random_host_weight_pairs`` are ``host:weight,...`` (the key
-is compared with ``HostInfo.host``); hosts not listed get the ``..._default_weight``. ``highest_weight`` uses
-``HostInfo.weight`` (topology hosts derive it from their load).
+is compared with ``HostInfo.host``); hosts not listed get the ``..._default_weight``. Without those settings
+``weighted_random`` uses ``HostInfo.weight``, as ``highest_weight`` does (topology hosts derive it from their load).
 
 Round-robin position is kept per host set in a bounded, expiring table (no unbounded class-level maps).
 """
@@ -30,6 +32,11 @@ from .settings import Setting, integer, text
 
 __all__ = [
     "SUPPORTED_STRATEGIES",
+    "STRATEGY_ENTRY_POINT_GROUP",
+    "CONNECTION_COUNTS",
+    "Strategy",
+    "register_strategy",
+    "known_strategy",
     "SELECTOR_SETTINGS",
     "NoHostAvailableError",
     "select_host",
@@ -37,7 +44,12 @@ __all__ = [
     "reset_round_robin",
 ]
 
-SUPPORTED_STRATEGIES = frozenset({"random", "round_robin", "weighted_random", "highest_weight"})
+SUPPORTED_STRATEGIES = frozenset(
+    {"random", "round_robin", "weighted_random", "highest_weight", "least_connections"}
+)
+#: Entry-point group where distributions register host selection strategies (name = strategy, object = a
+#: :data:`Strategy` callable); loaded on the first request for a strategy core does not know.
+STRATEGY_ENTRY_POINT_GROUP = "aws_wrapper.host_selectors"
 
 ROUND_ROBIN_HOST_WEIGHT_PAIRS = text(
     "round_robin_host_weight_pairs", "", "round_robin: 'host:weight,...' (weights >= 1)."
@@ -85,12 +97,12 @@ def select_host(
     Raises :class:`UnsupportedOperationError` for an unknown strategy, :class:`ConfigurationError` for malformed
     weight settings and :class:`NoHostAvailableError` when no host qualifies.
     """
-    name = strategy.strip().lower().replace("-", "_")
-    pick = _STRATEGIES.get(name)
+    name = _canonical(strategy)
+    pick = _lookup(name)
     if pick is None:
         raise UnsupportedOperationError(
             f"unsupported host selection strategy {strategy!r}: "
-            f"expected one of {', '.join(sorted(SUPPORTED_STRATEGIES))}"
+            f"expected one of {', '.join(sorted(_STRATEGIES))}"
         )
     candidates = eligible_hosts(hosts, role)
     if not candidates:
@@ -105,6 +117,91 @@ _RNG = _random.Random()
 _Pick = Callable[
     [list[HostInfo], Sequence[HostInfo], HostRole, Mapping[str, object], _random.Random], HostInfo
 ]
+#: A strategy: ``(candidates, all_hosts, role, props, rng) -> chosen``. ``candidates`` (never empty) are the
+#: available hosts of ``role`` that the connection's filters allow; ``all_hosts`` the whole list it was asked on.
+Strategy = _Pick
+
+
+def _canonical(strategy: str) -> str:
+    return strategy.strip().lower().replace("-", "_")
+
+
+def register_strategy(name: str, pick: Strategy, *, replace: bool = False) -> None:
+    """Make ``name`` a host selection strategy everywhere (``select_host``, failover's reader order, every
+    plugin using the selection service). Core's own names cannot be replaced; another name only with
+    ``replace``."""
+    key = _canonical(name)
+    with _STRATEGY_LOCK:
+        if key in _BUILTIN or (key in _STRATEGIES and not replace):
+            raise ConfigurationError(f"host selection strategy {name!r} is already registered")
+        _STRATEGIES[key] = pick
+
+
+def known_strategy(name: str) -> bool:
+    return _lookup(_canonical(name)) is not None
+
+
+def _lookup(name: str) -> Strategy | None:
+    pick = _STRATEGIES.get(name)
+    if pick is None and not _ENTRY_POINTS_LOADED:
+        _load_entry_points()
+        pick = _STRATEGIES.get(name)
+    return pick
+
+
+def _load_entry_points() -> None:
+    global _ENTRY_POINTS_LOADED
+    with _STRATEGY_LOCK:
+        if _ENTRY_POINTS_LOADED:
+            return
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=STRATEGY_ENTRY_POINT_GROUP):
+            key = _canonical(ep.name)
+            if key in _STRATEGIES:
+                continue
+            try:
+                pick = ep.load()
+            except Exception as exc:  # one broken distribution must not break the others
+                import logging
+
+                logging.getLogger("aws_wrapper.core").warning(
+                    "host selection strategy %r (%s) could not be loaded: %s", ep.name, ep.value, exc
+                )
+                continue
+            if callable(pick):
+                _STRATEGIES[key] = pick
+        _ENTRY_POINTS_LOADED = True
+
+
+_STRATEGY_LOCK = threading.Lock()
+_ENTRY_POINTS_LOADED = False
+
+
+class _ConnectionCounts:
+    """Open wrapper connections per host url in this process (``least_connections``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def opened(self, url: str) -> None:
+        with self._lock:
+            self._counts[url] = self._counts.get(url, 0) + 1
+
+    def closed(self, url: str) -> None:
+        with self._lock:
+            left = self._counts.get(url, 0) - 1
+            if left > 0:
+                self._counts[url] = left
+            else:
+                self._counts.pop(url, None)
+
+    def get(self, url: str) -> int:
+        return self._counts.get(url, 0)
+
+
+CONNECTION_COUNTS = _ConnectionCounts()
 
 
 def _random_pick(
@@ -134,8 +231,23 @@ def _weighted_random(
     props: Mapping[str, object],
     rng: _random.Random,
 ) -> HostInfo:
-    weights = _weights(props, WEIGHTED_RANDOM_HOST_WEIGHT_PAIRS, WEIGHTED_RANDOM_DEFAULT_WEIGHT)
-    return rng.choices(candidates, [weights(h) for h in candidates])[0]
+    if WEIGHTED_RANDOM_HOST_WEIGHT_PAIRS.get(props) or WEIGHTED_RANDOM_DEFAULT_WEIGHT.name in props:
+        weights = _weights(props, WEIGHTED_RANDOM_HOST_WEIGHT_PAIRS, WEIGHTED_RANDOM_DEFAULT_WEIGHT)
+        return rng.choices(candidates, [weights(h) for h in candidates])[0]
+    # no weights configured: the hosts' own weights (topology hosts derive theirs from their load)
+    return rng.choices(candidates, [max(h.weight, 1) for h in candidates])[0]
+
+
+def _least_connections(
+    candidates: list[HostInfo],
+    hosts: Sequence[HostInfo],
+    role: HostRole,
+    props: Mapping[str, object],
+    rng: _random.Random,
+) -> HostInfo:
+    count = CONNECTION_COUNTS.get
+    fewest = min(count(h.url) for h in candidates)
+    return rng.choice([h for h in candidates if count(h.url) == fewest])
 
 
 class _RoundRobinTable:
@@ -210,7 +322,9 @@ _STRATEGIES: dict[str, _Pick] = {
     "round_robin": _round_robin,
     "weighted_random": _weighted_random,
     "highest_weight": _highest_weight,
+    "least_connections": _least_connections,
 }
+_BUILTIN = frozenset(_STRATEGIES)
 
 
 def _weights(

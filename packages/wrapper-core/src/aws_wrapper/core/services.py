@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .hostinfo import HostAvailability, HostInfo, HostRole
 from .plugin import Plugin, RawConnection
+from .telemetry import NULL_TELEMETRY, TelemetryFactory
 
 if TYPE_CHECKING:
     from ._config import CoreConfig
@@ -219,6 +220,54 @@ class ConnectorService(Protocol):
         self, host: HostInfo, props: Mapping[str, Any] | None = None, *, skip: Plugin | None = None
     ) -> RawConnection: ...
 
+    def report_reached(self, conn: RawConnection, host: HostInfo) -> None:
+        """ABI 1.1: a plugin whose ``connect`` reached another host than it was asked for (a Limitless router,
+        a blue/green target, a resolved DNS name) says so; the wrapper then treats ``host`` as the connection's
+        host (``current_host``, failure monitoring, failover)."""
+        ...
+
+    def reached_host(self, conn: RawConnection) -> HostInfo | None:
+        """The host reported for ``conn`` by :meth:`report_reached` (None when nobody reported one)."""
+        ...
+
+
+class HostFilter(Protocol):
+    """Which hosts a wrapper connection may use (ABI 1.1): e.g. the members of an Aurora custom endpoint, or the
+    instances of one region of a global database."""
+
+    def allows(self, host: HostInfo) -> bool: ...
+
+
+class HostSelectionService(Protocol):
+    """Host choice for plugins (ABI 1.1): every plugin that picks a host goes through it, so that host filters
+    and strategies registered by other plugins apply everywhere."""
+
+    def accepts_strategy(self, role: HostRole, strategy: str) -> bool:
+        """Whether ``strategy`` is known: core's, one registered (entry point or ``register_strategy``), or one
+        a plugin of this connection handles through the ``accepts_strategy`` pipeline."""
+        ...
+
+    def select(
+        self, role: HostRole, strategy: str, hosts: Sequence[HostInfo] | None = None
+    ) -> HostInfo:
+        """One host for ``role`` among ``hosts`` (default: the topology) that the connection's host filters
+        allow and that is not marked down; raises ``NoHostAvailableError`` when there is none."""
+        ...
+
+    def order(self, role: HostRole, strategy: str, hosts: Sequence[HostInfo] | None = None) -> list[HostInfo]:
+        """Every allowed host for ``role``, in the order ``strategy`` prefers them (repeated selection)."""
+        ...
+
+    def allowed(self, hosts: Sequence[HostInfo]) -> tuple[HostInfo, ...]:
+        """``hosts`` without those a host filter of this connection refuses."""
+        ...
+
+    def add_filter(self, host_filter: HostFilter) -> None:
+        """Add a filter for this wrapper connection (all filters must allow a host)."""
+        ...
+
+    def remove_filter(self, host_filter: HostFilter) -> None: ...
+
 
 class DialectService(Protocol):
     @property
@@ -258,6 +307,9 @@ class PluginContext:
     session_state: SessionStateService
     storage: StorageService
     monitors: MonitorService
+    #: ABI 1.1
+    selection: HostSelectionService
+    telemetry: TelemetryFactory = NULL_TELEMETRY
 
     def __repr__(self) -> str:
         from ._secrets import masked_dataclass_repr  # secrets in props are shown as '***'

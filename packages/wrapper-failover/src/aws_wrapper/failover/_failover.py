@@ -51,7 +51,7 @@ from ._common import (
 )
 from ._config import FAILOVER_SETTINGS, FailoverConfig, FailoverMode
 from ._search import CandidateSearch
-from ._select import check_strategy
+from ._select import check_strategy, check_strategy_of_connection
 from ._stale_dns import StaleDnsHelper
 from ._txstate import status_source, was_in_transaction
 
@@ -114,6 +114,10 @@ class FailoverPlugin(Plugin):
     ) -> RawConnection:
         if not self._active:
             return proceed(host, props, initial)
+        if initial:  # the pipeline exists now: a strategy may come from another plugin of this connection
+            check_strategy_of_connection(
+                self._ctx, self._config.reader_strategy, "failover_reader_host_selector_strategy"
+            )
         try:
             return self._stale_dns.connect(host, props, initial, proceed)
         except Exception as error:

@@ -23,7 +23,7 @@ from aws_wrapper.core.settings import Setting
 
 from ._common import ROLES, EndpointKind, endpoint_kind, is_topology_instance, pause, readers_of, writer_of
 from ._config import INITIAL_CONNECTION_SETTINGS, InitialConnectionConfig
-from ._select import check_strategy, order_hosts
+from ._select import check_strategy, check_strategy_of_connection, order_hosts
 
 __all__ = ["InitialConnectionPlugin", "InitialConnectionPluginFactory"]
 
@@ -38,6 +38,10 @@ class InitialConnectionPlugin(Plugin):
     def connect(
         self, host: HostInfo, props: Mapping[str, Any], initial: bool, proceed: ConnectProceed
     ) -> RawConnection:
+        if initial:
+            check_strategy_of_connection(
+                self._ctx, self._config.reader_strategy, "reader_initial_connection_host_selector_strategy"
+            )
         kind = endpoint_kind(host.host)
         if kind is EndpointKind.WRITER_CLUSTER:
             wanted = HostRole.WRITER
@@ -118,9 +122,7 @@ class InitialConnectionPlugin(Plugin):
     def _pick(self, hosts: Sequence[HostInfo], wanted: HostRole) -> HostInfo | None:
         if wanted is HostRole.WRITER:
             return writer_of(hosts)
-        readers = order_hosts(
-            readers_of(hosts), HostRole.READER, self._config.reader_strategy, self._ctx.props
-        )
+        readers = order_hosts(self._ctx, hosts, self._config.reader_strategy)
         return readers[0] if readers else writer_of(hosts)
 
     def _topology(self, conn: RawConnection, known: Sequence[HostInfo], *, force: bool) -> Sequence[HostInfo]:

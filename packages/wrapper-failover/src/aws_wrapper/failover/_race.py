@@ -100,7 +100,7 @@ def race(
     settle_by = deadline
     try:
         while pending:
-            if best is not None and all(c.rank > best.candidate.rank for c in pending.values()):
+            if best is not None and all(c.rank >= best.candidate.rank for c in pending.values()):
                 break  # nothing better can still arrive
             limit = deadline
             if best is not None and patience is not None:

@@ -11,10 +11,10 @@ from aws_wrapper.core.hostinfo import HostAvailability, HostInfo, HostRole
 from aws_wrapper.core.plugin import Plugin, RawConnection
 from aws_wrapper.core.services import PluginContext
 
-from ._common import RETRY_PAUSE, attempt_props, pause, readers_of, writer_of
+from ._common import RETRY_PAUSE, attempt_props, pause, writer_of
 from ._config import FailoverConfig, FailoverMode
 from ._race import Candidate, race
-from ._select import order_hosts
+from ._select import is_race_strategy, order_hosts
 
 __all__ = ["CandidateSearch"]
 
@@ -83,15 +83,16 @@ class CandidateSearch:
             problems.append(exc)
             hosts = topology.hosts
         while True:
-            readers = order_hosts(
-                readers_of(hosts), HostRole.READER, self._config.reader_strategy, self._ctx.props
-            )
-            writer = writer_of(hosts)
-            candidates = [Candidate(r, 0) for r in readers]
+            readers = order_hosts(self._ctx, hosts, self._config.reader_strategy)
+            writer = writer_of(self._ctx.selection.allowed(hosts))
+            # preferred hosts first: a better-ranked reader that answers within PATIENCE wins; when racing for
+            # the fastest response, every reader has the same rank and the first to answer wins at once
+            racing = is_race_strategy(self._ctx, self._config.reader_strategy)
+            candidates = [Candidate(r, 0 if racing else rank) for rank, r in enumerate(readers)]
             # The writer is tried too: in reader_or_writer mode it is acceptable, and in strict_reader mode the
             # old writer may have come back as a reader (its role is checked, not assumed).
             if writer is not None and all(r.url != writer.url for r in readers):
-                candidates.append(Candidate(writer, 1))
+                candidates.append(Candidate(writer, len(readers) + 1))
             writer_ok = mode is FailoverMode.READER_OR_WRITER or not readers
 
             def accept(candidate: Candidate, role: HostRole, writer_ok: bool = writer_ok) -> bool:
