@@ -41,6 +41,7 @@ class Variant:
         self.query = query
         self.close = close
         self.batches_ns: list[float] = []  # ns per query, one entry per batch
+        self.cpu_ns: list[float] = []  # client CPU ns per query (time.process_time_ns), one entry per batch
 
     @property
     def median_us(self) -> float:
@@ -58,11 +59,16 @@ def _select_one(cursor: Any) -> Callable[[], object]:
 
 
 def _run_batch(variant: Variant, n: int) -> float:
+    """ns of wall time per query; the client CPU time per query is recorded in ``variant.cpu_ns`` (the wall
+    round trip of a connection flips between ~15 and ~90 us on these VMs; the CPU the client spends does not)."""
     query = variant.query
+    cpu = time.process_time_ns()
     start = time.perf_counter_ns()
     for _ in range(n):
         query()
-    return (time.perf_counter_ns() - start) / n
+    wall = (time.perf_counter_ns() - start) / n
+    variant.cpu_ns.append((time.process_time_ns() - cpu) / n)
+    return wall
 
 
 def _interleave(variants: list[Variant], seconds: float) -> list[list[float]]:
@@ -119,9 +125,16 @@ def _paired_report(variants: list[Variant], rounds: list[list[float]]) -> None:
         if i + 1 < len(variants) and variants[i + 1].name == variant.name + PAIRED:
             ratios = [r[i] / r[i + 1] for r in rounds]
             extra = [(r[i] - r[i + 1]) / 1000 for r in rounds]
+            driver = variants[i + 1]
+            # the last len(rounds) batches are the measured ones (warm-up batches come first)
+            mine, theirs = variant.cpu_ns[-len(rounds) :], driver.cpu_ns[-len(rounds) :]
+            cpu = [a - b for a, b in zip(mine, theirs)]
+            q = statistics.quantiles(cpu, n=4)
             print(
-                f"  {variant.name:<28} vs the driver on the same connection: ratio median "
-                f"{statistics.median(ratios):.3f} (IQR {_iqr(ratios)}), {statistics.median(extra):+.2f} us/query"
+                f"  {variant.name:<28} vs the driver on the same connection: wall ratio median "
+                f"{statistics.median(ratios):.3f} (IQR {_iqr(ratios)}), {statistics.median(extra):+.2f} us/query;"
+                f" client CPU {statistics.median(cpu):+.0f} ns/query (IQR {q[0]:+.0f} to {q[2]:+.0f}), "
+                f"{len(rounds)} interleaved rounds"
             )
 
 

@@ -46,6 +46,15 @@ class AwsWrapperCursor:
         self._x_fetchmany = chains[_M.CURSOR_FETCHMANY]
         self._x_fetchall = chains[_M.CURSOR_FETCHALL]
         self._x_next = chains[_M.CURSOR_NEXT]
+        if not rt.plugins:
+            # No plugin can replace the physical connection: fetches go straight to the driver cursor (the
+            # bound C-level method; nothing of the wrapper runs). Execute stays wrapped (it returns this cursor).
+            raw = self._raw
+            fetchone, fetchall = getattr(raw, "fetchone", None), getattr(raw, "fetchall", None)
+            if self._x_fetchone is None and fetchone is not None:
+                self.fetchone = fetchone  # type: ignore[method-assign]
+            if self._x_fetchall is None and fetchall is not None:
+                self.fetchall = fetchall  # type: ignore[method-assign]
 
     def _open_raw(self) -> None:
         rt = self._rt
