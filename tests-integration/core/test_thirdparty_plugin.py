@@ -107,8 +107,9 @@ def test_abi_mismatch_names_the_distribution_and_both_versions(
     with pytest.raises(PluginError) as info:
         AwsWrapperConnection.connect(psycopg.Connection.connect, "host=127.0.0.1", plugins="test_wrong_abi")
     assert str(info.value) == (
-        f"plugin 'test_wrong_abi' cannot be used: plugin 'test_wrong_abi' from {DIST} {thirdparty.version} was "
-        f"built for plugin ABI {PLUGIN_ABI + 1}, but aws-wrapper-core {__version__} provides ABI {PLUGIN_ABI}"
+        f"plugin 'test_wrong_abi' cannot be used: plugin 'test_wrong_abi' from {DIST} {thirdparty.version} needs "
+        f"plugin ABI {PLUGIN_ABI[0] + 1}.0, but aws-wrapper-core {__version__} provides "
+        f"{PLUGIN_ABI[0]}.{PLUGIN_ABI[1]}; upgrade aws-wrapper-core"
     )
 
 

@@ -284,7 +284,7 @@ def recording_factory(
     methods: frozenset[DbApiMethod] = ALL_METHODS,
     *,
     default: bool = False,
-    abi: int | None = None,
+    abi: int | tuple[int, int] | None = None,
 ) -> type[PluginFactory]:
     """A factory whose plugin logs ``name:before:<method>`` / ``name:after:<method>`` around calls and
     ``name:connect`` around connects."""

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import os
+import sys
 import textwrap
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,17 @@ import pytest
 from aws_wrapper.core.errors import PluginError
 from aws_wrapper.core.plugin import PLUGIN_ABI, RELATIVE_WEIGHT, PluginFactory
 from aws_wrapper.core.plugins import ConnectTimePluginFactory, DevPluginFactory, ExecuteTimePluginFactory
-from aws_wrapper.core.registry import REGISTRY, PluginRegistry, normalize_code
+from aws_wrapper.core.registry import (
+    REGISTRY,
+    InstalledDistribution,
+    InstalledEntryPoint,
+    PluginRegistry,
+    _scan_directories,
+    _scan_importlib_metadata,
+    abi_version,
+    normalize_code,
+    scan_entry_points,
+)
 from aws_wrapper.core.version import __version__
 
 from ._fakes import recording_factory, registry_with
@@ -41,18 +55,37 @@ class FakeSite:
         self.group = f"aws_wrapper.test_plugins_{uuid.uuid4().hex[:8]}"
         monkeypatch.syspath_prepend(str(root))
 
-    def dist(self, name: str, version: str, entries: dict[str, str], source: str) -> str:
+    def dist(
+        self,
+        name: str,
+        version: str,
+        entries: dict[str, str],
+        source: str,
+        *,
+        aliases: dict[str, str] | None = None,
+        defaults: Iterable[str] = (),
+        settings: Iterable[str] = (),
+    ) -> str:
         """Install distribution ``name`` whose module (returned) has ``source``; ``entries`` maps entry-point
-        names to ``attr`` (in that module) or a full ``module:attr``."""
+        names to ``attr`` (in that module) or a full ``module:attr``; ``aliases`` likewise for the aliases group;
+        ``defaults`` names codes of the default list and ``settings`` setting names (or ``prefix*``)."""
         module = f"fake_{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
         (self.root / f"{module}.py").write_text(textwrap.dedent(source))
         info = self.root / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+        def ref(target: str) -> str:
+            return target if ":" in target else f"{module}:{target}"
+
         lines = [f"[{self.group}]"]
-        lines += [
-            f"{ep} = {target if ':' in target else f'{module}:{target}'}" for ep, target in entries.items()
-        ]
+        lines += [f"{ep} = {ref(target)}" for ep, target in entries.items()]
+        lines += [f"[{self.group}.aliases]"]
+        lines += [f"{ep} = {ref(target)}" for ep, target in (aliases or {}).items()]
+        lines += [f"[{self.group}.defaults]"]
+        lines += [f"{code} = {ref(entries.get(code, 'Unused'))}" for code in defaults]
+        lines += [f"[{self.group}.settings]"]
+        lines += [f"{setting} = {module}:NOT_LOADED" for setting in settings]
         (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
         importlib.invalidate_caches()
         return module
@@ -65,7 +98,7 @@ class FakeSite:
         aliases: tuple[str, ...] = (),
         weight: int = RELATIVE_WEIGHT,
         default: bool = False,
-        abi: int = PLUGIN_ABI,
+        abi: object = PLUGIN_ABI,
     ) -> str:
         return _FACTORY_SOURCE.format(
             cls=cls, code=code, aliases=aliases, weight=weight, default=default, abi=abi
@@ -156,17 +189,60 @@ def test_duplicate_through_an_alias_is_detected(site: FakeSite) -> None:
     assert registry.get("other").code == "other"
 
 
-def test_abi_mismatch_names_distribution_and_both_versions(site: FakeSite) -> None:
-    site.dist("acme-old", "0.9", {"oldie": "Old"}, site.factory_source("Old", "oldie", abi=PLUGIN_ABI + 98))
+def test_plugin_abi_is_major_minor_1_1() -> None:
+    assert PLUGIN_ABI == (1, 1)
+    assert PluginFactory.abi == PLUGIN_ABI
+
+
+@pytest.mark.parametrize("abi", [1, (1, 0), (1, 1)])
+def test_same_major_and_a_minor_up_to_cores_loads(site: FakeSite, abi: object) -> None:
+    site.dist(
+        "acme-compatible", "0.3", {"compat": "Compat"}, site.factory_source("Compat", "compat", abi=abi)
+    )
+    assert site.registry().get("compat").abi == abi
+
+
+@pytest.mark.parametrize(
+    ("abi", "shown", "advice"),
+    [
+        ((1, 2), "1.2", "upgrade aws-wrapper-core"),
+        ((2, 0), "2.0", "upgrade aws-wrapper-core"),
+        (2, "2.0", "upgrade aws-wrapper-core"),
+        (0, "0.0", "upgrade the plugin"),
+        ((0, 9), "0.9", "upgrade the plugin"),
+    ],
+)
+def test_abi_mismatch_names_distribution_and_both_versions(
+    site: FakeSite, abi: object, shown: str, advice: str
+) -> None:
+    site.dist("acme-abi", "0.3", {"needy": "Needy"}, site.factory_source("Needy", "needy", abi=abi))
     site.dist("acme-ok", "1.0", {"fine": "Fine"}, site.factory_source("Fine", "fine"))
     registry = site.registry()
     with pytest.raises(PluginError) as info:
-        registry.get("oldie")
+        registry.get("needy")
     assert str(info.value) == (
-        f"plugin 'oldie' cannot be used: plugin 'oldie' from acme-old 0.9 was built for plugin ABI "
-        f"{PLUGIN_ABI + 98}, but aws-wrapper-core {__version__} provides ABI {PLUGIN_ABI}"
+        f"plugin 'needy' cannot be used: plugin 'needy' from acme-abi 0.3 needs plugin ABI {shown}, "
+        f"but aws-wrapper-core {__version__} provides 1.1; {advice}"
     )
     assert registry.get("fine").code == "fine"
+
+
+@pytest.mark.parametrize("abi", ["1.1", 1.1, True, (1,), (1, 1, 0), (1, "1"), None])
+def test_malformed_abi_declaration_is_refused(site: FakeSite, abi: object) -> None:
+    site.dist("acme-odd", "0.1", {"odd_abi": "Odd"}, site.factory_source("Odd", "odd_abi", abi=abi))
+    with pytest.raises(PluginError) as info:
+        site.registry().get("odd_abi")
+    assert str(info.value) == (
+        f"plugin 'odd_abi' cannot be used: plugin 'odd_abi' from acme-odd 0.1 declares plugin ABI {abi!r}, which "
+        f"is neither a major version (int) nor a (major, minor) tuple; aws-wrapper-core {__version__} provides 1.1"
+    )
+
+
+def test_abi_version() -> None:
+    assert abi_version(1) == (1, 0)
+    assert abi_version((1, 1)) == (1, 1)
+    assert abi_version(False) is None
+    assert abi_version([1, 1]) is None
 
 
 def test_import_failure_is_reported_only_when_requested(
@@ -203,16 +279,18 @@ def test_default_list_is_the_installed_default_plugins_in_weight_order(site: Fak
             site.factory_source("Late", "late", weight=500, default=True),
             site.factory_source("Early", "early", weight=50, default=True),
             site.factory_source("Opt", "optional_one", weight=10),
-            site.factory_source("Bad", "bad_default", weight=5, default=True, abi=PLUGIN_ABI + 1),
+            site.factory_source("Bad", "bad_default", weight=5, default=True, abi=(2, 0)),
         ]
     )
-    site.dist(
+    module = site.dist(
         "acme-defaults",
         "1.0",
         {"late": "Late", "early": "Early", "optional_one": "Opt", "bad_default": "Bad"},
         source,
+        defaults=["late", "early", "bad_default"],
     )
     registry = site.registry()
+    assert module not in sys.modules  # reading the metadata imports nothing
     assert registry.default_codes() == ["early", "late"]
     assert [f.code for f in registry.resolve(None, auto_sort=True)] == ["early", "late"]
     assert registry.resolve("", auto_sort=True) == []
@@ -252,9 +330,13 @@ def test_listing_a_plugin_twice_is_an_error_even_under_another_spelling() -> Non
 
 
 def test_registered_factory_with_wrong_abi_is_refused() -> None:
-    registry = registry_with(recording_factory("future", 10, [], abi=PLUGIN_ABI + 1))
-    with pytest.raises(PluginError, match=rf"'future' was built for plugin ABI {PLUGIN_ABI + 1}, but"):
+    registry = registry_with(recording_factory("future", 10, [], abi=(1, 2)))
+    with pytest.raises(PluginError) as info:
         registry.get("future")
+    assert str(info.value) == (
+        f"plugin 'future' cannot be used: plugin 'future' needs plugin ABI 1.2, but aws-wrapper-core "
+        f"{__version__} provides 1.1; upgrade aws-wrapper-core"
+    )
 
 
 def test_reload_sees_factories_installed_later(site: FakeSite) -> None:
@@ -288,3 +370,206 @@ def test_core_plugins_are_installed_through_entry_points() -> None:
 def test_normalize_code() -> None:
     assert normalize_code("aurora_connection_tracker") == normalize_code("auroraConnectionTracker")
     assert normalize_code(" Failover-V2 ") == "failoverv2"
+
+
+# -- lazy loading: codes, aliases, defaults and settings from metadata --------------------------------------------
+
+
+def test_only_the_requested_plugin_is_imported(site: FakeSite) -> None:
+    wanted = site.dist("acme-wanted", "1.0", {"wanted": "Wanted"}, site.factory_source("Wanted", "wanted"))
+    other = site.dist("acme-other", "1.0", {"other": "Other"}, site.factory_source("Other", "other"))
+    heavy = site.dist("acme-heavy", "1.0", {}, "raise ImportError('importing me is a bug')\n")
+    site.dist("acme-heavy-plugin", "1.0", {"heavy": f"{heavy}:Factory"}, "")
+    registry = site.registry()
+    assert registry.get("wanted").code == "wanted"
+    assert wanted in sys.modules
+    assert other not in sys.modules
+    assert registry.resolve("wanted", auto_sort=True)[0].code == "wanted"
+    assert registry.resolve("", auto_sort=True) == []
+    assert other not in sys.modules
+
+
+def test_aliases_resolve_from_metadata_without_importing_other_plugins(site: FakeSite) -> None:
+    tracker = site.dist(
+        "acme-tracker",
+        "1.0",
+        {"aurora_connection_tracker": "Tracker"},
+        site.factory_source("Tracker", "aurora_connection_tracker"),
+        aliases={"tracker": "Tracker", "connection_tracker": "Tracker"},
+    )
+    other = site.dist("acme-other", "1.0", {"other": "Other"}, site.factory_source("Other", "other"))
+    registry = site.registry()
+    factory = registry.get("TRACKER")
+    assert factory.code == "aurora_connection_tracker"
+    assert registry.get("connectionTracker") is factory
+    assert registry.get("auroraConnectionTracker") is factory
+    assert tracker in sys.modules
+    assert other not in sys.modules
+
+
+def test_alias_declared_only_in_the_class_still_resolves(site: FakeSite) -> None:
+    """Plugins packaged before ABI 1.1 declare one entry point per code and their aliases in the class only: a code
+    no entry point declares imports the plugins (the slow path) before it is called unknown."""
+    source = site.factory_source("Legacy", "legacy_plugin", aliases=("oldAlias",))
+    site.dist("acme-legacy", "0.1", {"legacy_plugin": "Legacy"}, source)
+    registry = site.registry()
+    assert registry.get("old_alias").code == "legacy_plugin"
+    assert registry.get("OLD-ALIAS").code == "legacy_plugin"
+
+
+def test_duplicate_in_metadata_is_detected_without_importing_either(site: FakeSite) -> None:
+    one = site.dist("acme-one", "1.0", {"twin": "Twin"}, site.factory_source("Twin", "twin"))
+    source = site.factory_source("Other", "other")
+    two = site.dist("acme-two", "2.0", {"other": "Other"}, source, aliases={"TWIN": "Other"})
+    registry = site.registry()
+    with pytest.raises(
+        PluginError, match=r"plugin code '.+' is provided by both acme-(one 1\.0|two 2\.0) and"
+    ):
+        registry.get("twin")
+    assert one not in sys.modules
+    assert two not in sys.modules
+    assert registry.get("other").code == "other"
+
+
+def test_second_spelling_within_one_distribution_is_no_conflict(site: FakeSite) -> None:
+    source = site.factory_source("A", "alpha") + site.factory_source("B", "beta")
+    site.dist("acme-pair", "1.0", {"alpha": "A", "beta": "B"}, source, aliases={"Alpha": "B", "first": "A"})
+    registry = site.registry()
+    assert registry.get("alpha").code == "alpha"  # the code wins over the same distribution's alias
+    assert registry.get("first").code == "alpha"
+
+
+def test_default_list_imports_only_the_default_plugins(site: FakeSite) -> None:
+    source = site.factory_source("Dflt", "dflt", weight=10, default=True)
+    defaults = site.dist("acme-default", "1.0", {"dflt": "Dflt"}, source, defaults=["dflt"])
+    optional = site.dist("acme-optional", "1.0", {"opt": "Opt"}, site.factory_source("Opt", "opt", weight=5))
+    registry = site.registry()
+    assert [f.code for f in registry.resolve(None, auto_sort=True)] == ["dflt"]
+    assert defaults in sys.modules
+    assert optional not in sys.modules
+
+
+def test_class_default_flag_without_the_entry_point_is_not_a_default(site: FakeSite) -> None:
+    """The default list is read from metadata: importing every plugin to read its class flag is what it avoids."""
+    site.dist(
+        "acme-flag", "1.0", {"flagged": "Flagged"}, site.factory_source("Flagged", "flagged", default=True)
+    )
+    assert site.registry().default_codes() == []
+
+
+def test_unknown_default_code_is_logged_and_left_out(
+    site: FakeSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = site.factory_source("Real", "real", weight=1)
+    site.dist("acme-defaults", "1.0", {"real": "Real"}, source, defaults=["real", "ghost"])
+    with caplog.at_level(logging.WARNING, logger="aws_wrapper.core"):
+        assert site.registry().default_codes() == ["real"]
+    assert "default plugin 'ghost' is declared but no installed plugin has that code" in caplog.text
+
+
+def test_setting_keys_come_from_metadata_without_importing(site: FakeSite) -> None:
+    module = site.dist(
+        "acme-settings",
+        "1.0",
+        {"configured": "Configured"},
+        site.factory_source("Configured", "configured"),
+        settings=["acme_timeout_ms", "acme_region", "acme-monitor-*", "*"],
+    )
+    registry = site.registry()
+    names, prefixes = registry.setting_keys()
+    assert names == {"acme_timeout_ms", "acme_region"}
+    assert prefixes == ("acme-monitor-",)  # a bare "*" is no prefix (it would claim every key)
+    assert module not in sys.modules
+
+
+def test_setting_keys_include_the_settings_of_imported_factories() -> None:
+    """A plugin that declares its settings only in the class: they count once it is imported."""
+    from aws_wrapper.core.settings import integer
+
+    class Legacy(PluginFactory):
+        code = "legacy_with_settings"
+        settings = (integer("legacy_every", 1, "Every n-th call."),)
+        setting_prefixes = ("legacy-",)
+
+    registry = registry_with(Legacy)
+    generation = registry.generation
+    assert registry.setting_keys() == (frozenset({"legacy_every"}), ("legacy-",))
+    assert registry.generation > generation
+
+
+def test_entry_points_of_other_groups_come_from_the_same_scan(site: FakeSite) -> None:
+    registry = site.registry()
+    assert registry.entry_points("aws_wrapper.no_such_group") == ()
+    assert {ep.name for ep in REGISTRY.entry_points("aws_wrapper.plugins")} >= {"connect_time", "dev"}
+    assert {ep.name for ep in REGISTRY.entry_points("aws_wrapper.plugin_aliases")} >= {"developer"}
+
+
+# -- reading the installed distributions' entry points ------------------------------------------------------------
+
+
+def _summary(found: dict[str, list[InstalledEntryPoint]]) -> set[tuple[str, str, str, str, str]]:
+    return {
+        (ep.group, ep.name, ep.value, ep.dist.name, ep.dist.version) for eps in found.values() for ep in eps
+    }
+
+
+def test_the_direct_scan_finds_what_importlib_metadata_finds(site: FakeSite) -> None:
+    site.dist("acme-scan", "1.0", {"scanned": "Scanned"}, site.factory_source("Scanned", "scanned"))
+
+    def wanted(group: str) -> bool:
+        return group.startswith(("aws_wrapper", "console_scripts", "pytest11"))
+
+    direct = _scan_directories(wanted)
+    assert direct is not None
+    assert _summary(direct) == _summary(_scan_importlib_metadata(wanted))
+    assert (site.group, "scanned") in {(g, ep.name) for g, eps in direct.items() for ep in eps}
+
+
+def test_the_first_distribution_of_a_name_on_sys_path_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = f"aws_wrapper.test_shadow_{uuid.uuid4().hex[:8]}"
+    for index, directory in enumerate((tmp_path / "first", tmp_path / "second")):
+        info = directory / f"acme_shadow-{index}.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: Acme.Shadow\nVersion: {index}.0\n\nbody\n"
+        )
+        (info / "entry_points.txt").write_text(f"# comment\n[{group}]\nplugin{index} = mod:Factory{index}\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "second"))
+    monkeypatch.syspath_prepend(str(tmp_path / "first"))
+    found = scan_entry_points(lambda g: g == group)
+    assert [(ep.name, ep.value, ep.dist.name, ep.dist.version) for ep in found[group]] == [
+        ("plugin0", "mod:Factory0", "Acme.Shadow", "0.0")
+    ]
+
+
+def test_a_zip_on_sys_path_is_read_through_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    group = f"aws_wrapper.test_zipped_{uuid.uuid4().hex[:8]}"
+    archive = tmp_path / "zipped.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr(
+            "acme_zipped-2.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: acme-zipped\nVersion: 2.0\n"
+        )
+        zipped.writestr("acme_zipped-2.0.dist-info/entry_points.txt", f"[{group}]\nzipped = json:dumps\n")
+    monkeypatch.syspath_prepend(str(archive))
+    assert _scan_directories(lambda g: g == group) is None
+    [ep] = scan_entry_points(lambda g: g == group)[group]
+    assert (ep.name, ep.dist.name, ep.dist.version) == ("zipped", "acme-zipped", "2.0")
+    import json
+
+    assert ep.load() is json.dumps
+
+
+def test_entry_point_load_follows_attribute_paths_and_rejects_malformed_values() -> None:
+    dist = InstalledDistribution("/nonexistent")
+    assert InstalledEntryPoint("x", "os.path:join", "g", dist).load() is os.path.join
+    assert InstalledEntryPoint("x", "os : path.join [extra]", "g", dist).load() is os.path.join
+    assert InstalledEntryPoint("x", "os.path", "g", dist).load() is os.path
+    with pytest.raises(ValueError, match="malformed entry point value 'not a value!'"):
+        InstalledEntryPoint("x", "not a value!", "g", dist).load()
+    assert (dist.name, dist.version) == ("<unknown distribution>", "?")

@@ -146,6 +146,12 @@ class FakeConnector:
                 raise FakeNetworkError(f"connection refused: {host.host}")
         return FakeConn(cluster, host.host)
 
+    def report_reached(self, conn: RawConnection, host: HostInfo) -> None:
+        pass
+
+    def reached_host(self, conn: RawConnection) -> HostInfo | None:
+        return None
+
 
 def context(
     cluster: FakeCluster,

@@ -19,6 +19,7 @@ from aws_wrapper.core.hostinfo import HostAvailability, HostInfo, HostRole
 from aws_wrapper.core.methods import NETWORK_BOUND_METHODS, DbApiMethod
 from aws_wrapper.core.plugin import ConnectionChange, HostChange, Plugin, RawConnection
 from aws_wrapper.core.services import PluginContext, SessionField
+from aws_wrapper.core.session_state import ConnectionSwitch, CustomSessionField, SessionKey
 from aws_wrapper.core.storage import STORAGE
 
 
@@ -355,10 +356,27 @@ class _Session:
     def __init__(self, world: World) -> None:
         self.w = world
 
-    def current(self, field_: SessionField) -> object | None:
+    def current(self, field_: SessionKey) -> object | None:
         return self.w.read_only_session if field_ is SessionField.READ_ONLY else None
 
-    def pristine(self, field_: SessionField) -> object | None:
+    def pristine(self, field_: SessionKey) -> object | None:
+        return None
+
+    # ABI 1.1 (not used by these plugins)
+    def is_changed(self, field_: SessionKey) -> bool:
+        return self.current(field_) is not None
+
+    def register_field(self, field_: CustomSessionField) -> None:
+        pass
+
+    def set_field(self, field_: SessionKey, value: object) -> None:
+        pass
+
+    def record(self, field_: SessionKey, value: object, *, pristine: object = None) -> None:
+        pass
+
+    @property
+    def last_switch(self) -> ConnectionSwitch | None:
         return None
 
 

@@ -5,9 +5,16 @@ Existing code written for the AWS Advanced Python Wrapper keeps working::
     from aws_advanced_python_wrapper import AwsWrapperConnection, release_resources
 
 This package holds no logic: everything is re-exported from :mod:`aws_wrapper.core`.
+
+Other distributions may add modules to it (``aws_advanced_python_wrapper.sqlalchemy_dialects``,
+``aws_advanced_python_wrapper.django.backends.mysql_connector``, ...) by shipping them under
+``aws_advanced_python_wrapper/`` without an ``__init__.py``: a wheel installs them into this package's directory, and
+``pkgutil.extend_path`` below finds them in any other ``sys.path`` entry (editable installs, source checkouts).
 """
 
 from __future__ import annotations
+
+from pkgutil import extend_path
 
 from aws_wrapper.core import (
     BINARY,
@@ -42,6 +49,8 @@ from aws_wrapper.core import (
     set_logger,
     threadsafety,
 )
+
+__path__ = extend_path(__path__, __name__)  # submodules shipped by other distributions (see above)
 
 __all__ = [
     "AwsWrapperConnection",

@@ -59,7 +59,13 @@ from .lifecycle import release_resources
 from .methods import DbApiMethod
 from .plugin import PLUGIN_ABI, Plugin, PluginFactory
 from .services import PluginContext
-from .session_state import SessionState, SessionStateTransferHandlers
+from .session_state import (
+    ConnectionSwitch,
+    CustomSessionField,
+    SessionFields,
+    SessionState,
+    SessionStateTransferHandlers,
+)
 from .version import __version__
 
 __all__ = [
@@ -79,6 +85,9 @@ __all__ = [
     "PLUGIN_ABI",
     "SessionState",
     "SessionStateTransferHandlers",
+    "CustomSessionField",
+    "SessionFields",
+    "ConnectionSwitch",
     "Warning",
     "Error",
     "InterfaceError",

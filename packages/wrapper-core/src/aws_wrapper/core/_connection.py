@@ -17,6 +17,7 @@ from .methods import DbApiMethod
 from .plugin import Plugin
 from .registry import REGISTRY
 from .services import SessionField
+from .session_state import AttributeSessionField, read_field
 
 __all__ = ["AwsWrapperConnection", "connect"]
 
@@ -31,7 +32,8 @@ class AwsWrapperConnection:
     """A DB-API connection whose calls run through the configured plugins.
 
     Create it with :meth:`connect`. Attributes the wrapper does not define are read from the current driver
-    connection (``conn.info``, ``conn.add_notice_handler``, ...).
+    connection (``conn.info``, ``conn.add_notice_handler``, ...); assigning one (``conn.row_factory = dict_row``)
+    assigns it on the driver connection and again on every new one after a switch (see :meth:`__setattr__`).
     """
 
     _rt: Runtime
@@ -200,7 +202,7 @@ class AwsWrapperConnection:
             state = rt.session.get(field)
             pristine = state.pristine
             if not state.changed:
-                pristine = _read_field(driver, conn, field)
+                pristine = read_field(driver, conn, field)
             rt._apply(conn, field, value)
             state.record(value, pristine)
 
@@ -266,23 +268,38 @@ class AwsWrapperConnection:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name in ("_rt", "closed"):
             raise AttributeError(name)
-        conn = self._rt.current_connection
+        rt = self._rt
+        conn = rt.current_connection
+        field = rt.session.fields.get(name)
+        if field is not None and not isinstance(field, AttributeSessionField):
+            # a custom session field: its value on the current driver connection (recorded one without ``read``)
+            if field.read is None or conn is None:
+                return rt.session.peek(field).value
+            return field.read(self._live())
         if conn is None:
             raise AttributeError(name)
         return getattr(conn, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Attributes the wrapper defines (its properties such as ``autocommit``, its methods, ``closed``, every
+        name starting with ``_`` and any attribute already in the instance dict) are set on the wrapper.
+
+        Any other assignment is session state: a custom session field of that name is set
+        (``CustomSessionField``); otherwise the attribute is assigned on the current driver connection
+        (``conn.row_factory = dict_row``) and again on every new physical connection after a switch (failover,
+        read/write split), and its pristine value is restored before close. Not on the query path: nothing the
+        wrapper does per call assigns an attribute of the connection."""
+        if name[:1] == "_" or name == "closed" or hasattr(type(self), name) or name in self.__dict__:
+            object.__setattr__(self, name, value)
+            return
+        rt = self._rt
+        field = rt.session.fields.get(name)
+        rt.set_field(AttributeSessionField.of(name) if field is None else field, value)
 
     def __repr__(self) -> str:
         host = self._rt.current_host
         state = "closed" if self.closed else f"on {host.url if host else '?'}"
         return f"<AwsWrapperConnection {self._rt.driver.code} {state}>"
-
-
-def _read_field(driver: Any, conn: Any, field: SessionField) -> object:
-    if field is SessionField.AUTOCOMMIT:
-        return driver.get_autocommit(conn)
-    if field is SessionField.READ_ONLY:
-        return driver.get_read_only(conn)
-    return driver.get_isolation_level(conn)
 
 
 def _canonical_isolation(value: object) -> str:

@@ -44,7 +44,16 @@ from .services import (
     HostListProvider,
     SessionField,
 )
-from .session_state import SessionState, SessionStateTransferHandlers
+from .session_state import (
+    MISSING,
+    AttributeSessionField,
+    ConnectionSwitch,
+    CustomSessionField,
+    SessionKey,
+    SessionState,
+    SessionStateTransferHandlers,
+    read_field,
+)
 from .storage import STORAGE
 
 logger = logging.getLogger("aws_wrapper.core")
@@ -74,30 +83,22 @@ def dialect_manager() -> DialectManager | None:
 
 
 def wrapper_keys() -> tuple[frozenset[str], tuple[str, ...]]:
-    """Setting names and key prefixes that belong to the wrapper (every installed plugin's, enabled or not)."""
+    """Setting names and key prefixes that belong to the wrapper: core's own, those every installed distribution
+    declares (entry-point group ``aws_wrapper.settings``, read without importing any plugin) and those of the
+    plugins imported so far."""
     global _wrapper_keys
-    factories = REGISTRY.all_factories()  # loads the registry, so its generation is current
-    if _wrapper_keys is None or _wrapper_keys[0] != REGISTRY.generation:
-        names = {s.name for s in CORE_SETTINGS} - DRIVER_MAPPED
-        prefixes: set[str] = set()
-        for factory in factories:
-            names.update(s.name for s in factory.settings)
-            prefixes.update(factory.setting_prefixes)
-        # topology settings of aws-wrapper-dialects (owned by no plugin factory)
-        names.update(
-            (
-                "cluster_id",
-                "cluster_instance_host_pattern",
-                "topology_refresh_ms",
-                "cluster_topology_high_refresh_rate_ms",
-                "global_cluster_instance_host_patterns",
-            )
-        )
-        prefixes.add("topology-monitoring-")
+    generation = REGISTRY.generation  # read first: a plugin imported meanwhile makes the next call recompute
+    declared, declared_prefixes = REGISTRY.setting_keys()  # the metadata, scanned once per process
+    if _wrapper_keys is None or _wrapper_keys[0] != generation:
+        names = ({s.name for s in CORE_SETTINGS} - DRIVER_MAPPED) | declared
+        prefixes = set(declared_prefixes)
         from .selectors import SELECTOR_SETTINGS  # host selection weights (used by several plugins)
 
         names.update(s.name for s in SELECTOR_SETTINGS)
-        _wrapper_keys = (REGISTRY.generation, frozenset(names | DRIVER_MAPPED), tuple(sorted(prefixes)))
+        from .telemetry import TELEMETRY_SETTINGS  # enable_telemetry, telemetry_*_backend, ...
+
+        names.update(s.name for s in TELEMETRY_SETTINGS)
+        _wrapper_keys = (generation, frozenset(names | DRIVER_MAPPED), tuple(sorted(prefixes)))
     return _wrapper_keys[1], _wrapper_keys[2]
 
 
@@ -182,6 +183,7 @@ class Runtime:
 
     def install_plugins(self, factories: Iterable[type[PluginFactory]]) -> None:
         from .services import PluginContext
+        from .telemetry import telemetry_for
 
         context = PluginContext(
             props=self.props,
@@ -194,6 +196,7 @@ class Runtime:
             storage=STORAGE,
             monitors=MONITORS,
             selection=self.selection,
+            telemetry=telemetry_for(self.props),
         )
         plugins = [factory().create(context) for factory in factories]
         terminal: ExecuteChain | None = None
@@ -252,8 +255,7 @@ class Runtime:
             return
         if self.closed:  # checked again below, under the lock; this only saves the transfer
             self._refuse_if_closed(conn)
-        if self.config.transfer_session_state:
-            self._transfer_state(conn)
+        self._transfer_state(conn)  # notes the switch; transfers with transfer_session_state_on_switch
         was_in_tx = False
         try:
             was_in_tx = self.driver.is_in_transaction(old)
@@ -370,40 +372,102 @@ class Runtime:
             lock.release()
 
     def _transfer_state(self, conn: RawConnection) -> None:
-        handler = SessionStateTransferHandlers.get_transfer_session_state_on_switch_func()
-        if handler is not None and handler(self.session.copy(), conn):
+        """Before ``conn`` replaces the current physical connection: note the switch (``last_switch``) and, with
+        ``transfer_session_state_on_switch``, give ``conn`` every value set through the wrapper (the built-in
+        fields first, then custom and attribute fields in the order of their first change)."""
+        session = self.session
+        if self._current is not None:
+            session.last_switch = ConnectionSwitch(self._current, conn, self._current_host)
+        if not self.config.transfer_session_state:
             return
-        for field in self.session.changed_fields():
-            self._apply(conn, field, self.session.get(field).value)
+        handler = SessionStateTransferHandlers.get_transfer_session_state_on_switch_func()
+        if handler is not None and handler(session.copy(), conn):
+            return
+        for field in session.changed_keys():
+            if isinstance(field, SessionField) or field.transfer:
+                self._apply(conn, field, session.get(field).value)
 
     def _reset_state(self, conn: RawConnection) -> None:
         handler = SessionStateTransferHandlers.get_reset_session_state_on_close_func()
+        session = self.session
         try:
-            if handler is not None and handler(self.session.copy(), conn):
+            if handler is not None and handler(session.copy(), conn):
                 return
-            if self.driver.is_in_transaction(conn):
-                return  # the connection is closing: the open transaction is discarded with it
-            for field in self.session.changed_fields():
-                value = self.session.get(field)
-                if value.pristine != value.value:
-                    self._apply(conn, field, value.pristine)
+            # the connection is closing: an open transaction is discarded with it, and only attributes of the
+            # driver connection (client side) are restored
+            client_side_only = self.driver.is_in_transaction(conn)
         except Exception:
             logger.debug("restoring the pristine session state failed", exc_info=True)
+            return
+        for field in session.changed_keys():
+            if client_side_only and not isinstance(field, AttributeSessionField):
+                continue
+            value = session.get(field)
+            try:
+                if value.pristine == value.value:
+                    continue
+                if isinstance(field, SessionField):
+                    self._apply(conn, field, value.pristine)
+                elif field.reset_on_close:
+                    field.restore(conn, value.pristine)
+            except Exception:
+                name = field.value if isinstance(field, SessionField) else field.name
+                logger.debug("restoring the pristine value of session field %r failed", name, exc_info=True)
+                if self.driver.is_closed(conn):
+                    return
 
-    def _apply(self, conn: RawConnection, field: SessionField, value: object) -> None:
+    def _apply(self, conn: RawConnection, field: SessionField | CustomSessionField, value: object) -> None:
         if field is SessionField.AUTOCOMMIT:
             self.driver.set_autocommit(conn, bool(value))
         elif field is SessionField.READ_ONLY:
             self.driver.set_read_only(conn, bool(value))
-        else:
+        elif field is SessionField.ISOLATION_LEVEL:
             self.driver.set_isolation_level(conn, value if isinstance(value, str) else None)
+        elif isinstance(field, CustomSessionField):
+            field.apply(conn, value)
 
     # -- SessionStateService -------------------------------------------------------------------------------
-    def current(self, field: SessionField) -> object | None:
-        return self.session.get(field).value
+    def current(self, field: SessionKey) -> object | None:
+        return self.session.peek(field).value
 
-    def pristine(self, field: SessionField) -> object | None:
-        return self.session.get(field).pristine
+    def pristine(self, field: SessionKey) -> object | None:
+        return self.session.peek(field).pristine
+
+    def is_changed(self, field: SessionKey) -> bool:
+        return self.session.peek(field).changed
+
+    def register_field(self, field: CustomSessionField) -> None:
+        self.session.register(field)
+
+    def set_field(self, field: SessionKey, value: object) -> None:
+        conn = self._current
+        if conn is None or self.closed:
+            raise InterfaceError("the connection is closed")
+        session = self.session
+        key = session.resolve(field)
+        known = session.peek(key)
+        pristine = known.pristine if known.changed else read_field(self.driver, conn, key)
+        self._apply(conn, key, value)
+        if isinstance(key, CustomSessionField):
+            session.register(key)
+        session.get(key).record(value, pristine)
+
+    def record(self, field: SessionKey, value: object, *, pristine: object = MISSING) -> None:
+        session = self.session
+        key = session.resolve(field)
+        if pristine is MISSING and not session.peek(key).changed:
+            conn = self._current
+            if conn is None or self.closed:
+                raise InterfaceError("the connection is closed")
+            pristine = read_field(self.driver, conn, key)
+        if isinstance(key, CustomSessionField):
+            session.register(key)
+        session.get(key).record(value, pristine)
+
+    @property
+    def last_switch(self) -> ConnectionSwitch | None:
+        switch = self.session.last_switch
+        return switch if switch is not None and switch.new is self._current else None
 
     # -- DialectService --------------------------------------------------------------------------------------
     @property

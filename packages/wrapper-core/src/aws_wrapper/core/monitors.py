@@ -2,6 +2,10 @@
 
 A monitor starts its daemon thread lazily, stops itself when it has had no users for a while (and calls
 :meth:`MonitorService.discard`), and is stopped by :func:`aws_wrapper.core.release_resources`.
+
+ABI 1.1: :meth:`MonitorService.reset` tells monitors to start over (upstream's monitor-reset event, sent on a
+blue/green switchover): every selected monitor that implements the optional ``reset()`` of
+:class:`ResettableMonitor` drops its connections and cached state and keeps its users.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Protocol, TypeVar
 
-__all__ = ["Monitor", "MonitorService", "MONITORS"]
+__all__ = ["Monitor", "ResettableMonitor", "MonitorService", "MONITORS"]
 
 logger = logging.getLogger("aws_wrapper.core")
 
@@ -24,6 +28,16 @@ class Monitor(Protocol):
 
     def join(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for its threads to end."""
+        ...
+
+
+class ResettableMonitor(Monitor, Protocol):
+    """A monitor that can be told to start over (ABI 1.1; the method is optional for a monitor)."""
+
+    def reset(self) -> None:
+        """Drop the monitoring connections and every cached answer (topology, verified writer, host health) and
+        start over, keeping the registered users. Thread-safe and non-blocking: connections in use by the
+        monitor's threads are aborted, and closed by those threads."""
         ...
 
 
@@ -59,6 +73,40 @@ class MonitorService:
     def count(self, kind: str | None = None) -> int:
         with self._lock:
             return sum(1 for k in self._monitors if kind is None or k[0] == kind)
+
+    def reset(
+        self,
+        kind: str | None = None,
+        key: Hashable | None = None,
+        *,
+        where: Callable[[str, Hashable], bool] | None = None,
+    ) -> int:
+        """Tell the registered monitors of ``kind`` (every kind when None) and ``key`` (every key when None), and
+        for which ``where(kind, key)`` holds, to start over (see :class:`ResettableMonitor`); monitors without a
+        ``reset()`` are left alone. Returns how many were reset. Users stay registered: nobody reconnects.
+
+        E.g. a blue/green plugin on a switchover: ``context.monitors.reset()``, or only one cluster's topology
+        monitor: ``context.monitors.reset("aws_wrapper.dialects.topology", cluster_id)``."""
+        with self._lock:
+            selected = [
+                (k, monitor)
+                for k, monitor in self._monitors.items()
+                if (kind is None or k[0] == kind) and (key is None or k[1] == key)
+            ]
+        count = 0
+        for (monitor_kind, monitor_key), monitor in selected:
+            reset = getattr(monitor, "reset", None)
+            if reset is None or (where is not None and not where(monitor_kind, monitor_key)):
+                continue
+            try:
+                reset()
+            except Exception:  # one failing monitor must not keep the others from starting over
+                logger.warning("resetting monitor %s %r failed", monitor_kind, monitor_key, exc_info=True)
+                continue
+            count += 1
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("reset %d monitor(s) (kind %r, key %r)", count, kind, key)
+        return count
 
     def stop_all(self, timeout: float = 2.0) -> None:
         with self._lock:

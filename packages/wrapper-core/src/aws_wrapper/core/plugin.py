@@ -34,8 +34,9 @@ __all__ = [
     "OldConnectionSuggestion",
 ]
 
-#: Major version of this ABI. A factory declares the version it was built for; a mismatch refuses the plugin.
-PLUGIN_ABI = 1
+#: Version of this ABI, (major, minor). Additions bump the minor: a factory declaring the same major and a minor up
+#: to this one loads (``abi = 1`` means 1.0); another major, or a higher minor, is refused by the registry.
+PLUGIN_ABI: tuple[int, int] = (1, 1)
 #: Weight meaning "right after the plugin listed before me in ``plugins``".
 RELATIVE_WEIGHT = -1
 
@@ -153,8 +154,10 @@ class PluginFactory:
     setting_prefixes: ClassVar[tuple[str, ...]] = ()
     #: Part of the default plugin list (used when ``plugins`` is not set) when installed.
     default: ClassVar[bool] = False
-    #: The ABI this factory was written for.
-    abi: ClassVar[int] = PLUGIN_ABI
+    #: The plugin ABI this factory needs: ``(major, minor)``, or an int major (``1`` = 1.0, as written for ABI 1.0).
+    #: Declare the lowest version whose hooks the plugin uses, e.g. ``(1, 1)``; the default (this core's own
+    #: version) is never refused.
+    abi: ClassVar[int | tuple[int, int]] = PLUGIN_ABI
 
     def create(self, context: PluginContext) -> Plugin:
         raise NotImplementedError

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ._config import CoreConfig
     from .driver import DriverDialect
     from .monitors import MonitorService
+    from .session_state import ConnectionSwitch, CustomSessionField, SessionKey
     from .storage import StorageService
 
 __all__ = [
@@ -281,17 +282,59 @@ class DialectService(Protocol):
 
 
 class SessionField(enum.Enum):
+    """The built-in session fields. Custom ones (ABI 1.1) are
+    :class:`~aws_wrapper.core.session_state.CustomSessionField` objects, named by their ``name`` in the
+    :class:`SessionStateService` methods (which also accept these members' values, e.g. ``"read_only"``)."""
+
     AUTOCOMMIT = "autocommit"
     READ_ONLY = "read_only"
     ISOLATION_LEVEL = "isolation_level"
 
 
 class SessionStateService(Protocol):
-    def current(self, field: SessionField) -> object | None:
-        """The value set through the wrapper (None: never set)."""
+    """The session state of the wrapper connection: values set through the wrapper, their pristine values, and
+    (ABI 1.1) custom fields that core transfers on every switch and resets before close like the built-in ones.
+
+    A field is named by a :class:`SessionField` member, a field's name (a built-in value like ``"autocommit"``,
+    a registered custom field, or an attribute the application assigned, e.g. ``"row_factory"``) or the
+    :class:`~aws_wrapper.core.session_state.CustomSessionField` itself."""
+
+    def current(self, field: SessionKey) -> object | None:
+        """The value set through the wrapper (None: never set, or an unknown name)."""
         ...
 
-    def pristine(self, field: SessionField) -> object | None: ...
+    def pristine(self, field: SessionKey) -> object | None:
+        """The value the first physical connection had before the first change (None: never set)."""
+        ...
+
+    def is_changed(self, field: SessionKey) -> bool:
+        """ABI 1.1: whether a value was set (or recorded) through the wrapper."""
+        ...
+
+    def register_field(self, field: CustomSessionField) -> None:
+        """ABI 1.1: track ``field`` on this wrapper connection (typically from ``PluginFactory.create``). It is
+        also settable as ``conn.<name> = value``. Registering it again does nothing; another field under a taken
+        name raises ValueError."""
+        ...
+
+    def set_field(self, field: SessionKey, value: object) -> None:
+        """ABI 1.1: give the current physical connection ``value`` (``field.apply``) and record it: the pristine
+        value is read first on the first change, the value is re-applied after every switch and the pristine one
+        restored before close. A :class:`CustomSessionField` not registered yet is registered. Raises
+        InterfaceError when the connection is closed."""
+        ...
+
+    def record(self, field: SessionKey, value: object, *, pristine: object = ...) -> None:
+        """ABI 1.1: record a value the plugin gave the current physical connection itself. On the first change
+        the pristine value is ``pristine`` or, when not given, read from the current connection now (so call it
+        before the change in that case)."""
+        ...
+
+    @property
+    def last_switch(self) -> ConnectionSwitch | None:
+        """ABI 1.1: the old and the new physical connection of the switch that installed the current connection
+        (e.g. in ``notify_connection_changed`` for ``CONNECTION_OBJECT_CHANGED``); None before the first switch."""
+        ...
 
 
 @dataclass(frozen=True, repr=False)

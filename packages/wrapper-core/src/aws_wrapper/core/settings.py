@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from ._secrets import is_secret_key
@@ -24,6 +25,7 @@ __all__ = [
     "choice",
     "optional",
     "parse_bool",
+    "core_settings",
 ]
 
 T = TypeVar("T")
@@ -153,3 +155,19 @@ def choice(name: str, default: str, values: Iterable[str], description: str) -> 
 def optional(setting: Setting[T]) -> Setting[T | None]:
     """The same setting with ``None`` as default (unset)."""
     return Setting(setting.name, setting.parse, None, setting.description, setting.secret, setting.type_name)
+
+
+_core_settings: Mapping[str, Setting[Any]] | None = None
+
+
+def core_settings() -> Mapping[str, Setting[Any]]:
+    """Core's own settings by name (``plugins``, ``wrapper_dialect``, ``auxiliary_query_timeout_sec``,
+    ``connect_timeout``, ``socket_timeout``, ``tcp_keepalive``, ...), read-only: for a package that reads one of them
+    (``core_settings()["wrapper_dialect"].get(props)``) or validates prefixed copies of them
+    (``monitoring-connect_timeout``)."""
+    global _core_settings
+    if _core_settings is None:
+        from ._config import CORE_SETTINGS  # core's settings module imports this one
+
+        _core_settings = MappingProxyType({setting.name: setting for setting in CORE_SETTINGS})
+    return _core_settings

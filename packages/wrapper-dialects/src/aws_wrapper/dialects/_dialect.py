@@ -71,8 +71,13 @@ class Dialect:
         return self.topology is not TopologyKind.NONE
 
     def create_host_list_provider(self, context: HostListContext) -> HostListProvider:
-        if not self.has_topology:
-            return StaticHostListProvider(context.initial_host)
+        if not self.has_topology:  # the role of a connection still comes from the server (is_reader_query)
+            return StaticHostListProvider(
+                context.initial_host,
+                driver=context.driver,
+                is_reader_query=self.is_reader_query,
+                timeout=context.aux_query_timeout,
+            )
         from ._provider import TopologyHostListProvider
 
         return TopologyHostListProvider(self, context)

@@ -14,12 +14,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from aws_wrapper.core._config import AUX_QUERY_TIMEOUT, WRAPPER_DIALECT
 from aws_wrapper.core.driver import DriverDialect
 from aws_wrapper.core.errors import ConfigurationError
 from aws_wrapper.core.hostinfo import HostInfo
 from aws_wrapper.core.plugin import RawConnection
 from aws_wrapper.core.services import DatabaseDialect
+from aws_wrapper.core.settings import Setting, core_settings
 from aws_wrapper.core.storage import STORAGE, ExpiringCache
 
 from ._builtin import (
@@ -38,9 +38,12 @@ from ._registry import CUSTOM, DIALECTS, DialectRegistry
 from ._settings import validate_settings
 from ._urls import RdsUrlType, parse_endpoint
 
+WRAPPER_DIALECT: Setting[str | None] = core_settings()["wrapper_dialect"]
+AUX_QUERY_TIMEOUT: Setting[float] = core_settings()["auxiliary_query_timeout_sec"]
+
 __all__ = ["DialectManager", "guess_dialect", "DETECTION_TTL_S"]
 
-logger = logging.getLogger("aws_wrapper.dialects")
+logger = logging.getLogger("aws_wrapper.dialects.database_dialect")
 
 DETECTION_TTL_S = 1800.0
 _CACHE = "aws_wrapper.dialects.detected"

@@ -25,6 +25,17 @@ does not match the server), the monitor says so once per cluster at WARNING, wit
 it any more: ``refresh_now`` returns the last known topology (None) at once and ``wait_for_writer`` raises
 :class:`TopologyUnavailableError` at once, until a writer is verified again. The probe keeps its connection and
 retries the check with an exponential backoff (up to about 6 s), so that a fixed privilege is noticed.
+
+Connections: the monitor keeps no wrapper connection alive. It opens its connections through the pipeline of a
+user that is still attached (the one attached last, else any other; the connection's ``topology-monitoring-``
+properties apply), so that authentication plugins apply and a closed wrapper connection can be garbage collected
+while others still use the monitor.
+
+Reset (ABI 1.1, core's ``MonitorService.reset``, e.g. on a blue/green switchover): the monitoring connection and
+the panic probes' connections are dropped (aborted at once, closed by the thread using them), the verified writer,
+the high-rate window and a refusal are forgotten, and the monitor starts over with a panic. The users stay
+attached; the last topology keeps serving ``refresh`` until the first read after the reset replaces it, and
+``wait_for_writer`` only accepts a writer verified after the reset.
 """
 
 from __future__ import annotations
@@ -34,13 +45,12 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_wrapper.core.hostinfo import HostInfo, HostRole
 from aws_wrapper.core.lifecycle import on_release
 from aws_wrapper.core.plugin import RawConnection
-from aws_wrapper.core.services import ConnectorService
 from aws_wrapper.core.storage import STORAGE
 
 from ._errors import is_query_refused, refusal_text
@@ -52,7 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TopologyMonitor", "MONITOR_KIND"]
 
-logger = logging.getLogger("aws_wrapper.dialects")
+logger = logging.getLogger("aws_wrapper.dialects.cluster_topology_monitor")
 #: How often a cancellable wait for a verified writer checks whether it was cancelled.
 _CANCEL_CHECK = 0.05
 
@@ -80,6 +90,18 @@ def topology_cache() -> Any:
     return STORAGE.cache(_CACHE, _CACHE_TTL)
 
 
+def _nobody() -> None:
+    return None
+
+
+class _Round(PanicRound):
+    """A panic round, tagged with the reset generation it belongs to (a reset makes its results stale)."""
+
+    def __init__(self, started: float, epoch: int) -> None:
+        super().__init__(started)
+        self.epoch = epoch
+
+
 class TopologyMonitor:
     """See the module documentation. Registered in core's ``MONITORS`` under ``MONITOR_KIND`` / cluster id."""
 
@@ -93,8 +115,6 @@ class TopologyMonitor:
         self,
         cluster_id: str,
         reader: TopologyReader,
-        connector: ConnectorService,
-        props: Mapping[str, Any],
         *,
         refresh_s: float,
         high_refresh_s: float,
@@ -107,8 +127,6 @@ class TopologyMonitor:
         self.reader = reader
         self.driver = reader.driver
         self.initial = reader.initial
-        self._connector = connector
-        self._props = dict(props)
         self.refresh_s = refresh_s
         self.high_refresh_s = high_refresh_s
         self.query_timeout = query_timeout
@@ -128,9 +146,14 @@ class TopologyMonitor:
         self._high_until = 0.0
         self._conn: RawConnection | None = None
         self._conn_host: HostInfo | None = None
-        self._round: PanicRound | None = None
+        self._round: _Round | None = None
         self._refused: str | None = None  # why the server refuses the topology queries (None: it does not)
         self._users: weakref.WeakSet[TopologyHostListProvider] = weakref.WeakSet()
+        #: The user attached last (weak: opens connections while its wrapper connection lives, pins nothing).
+        self._last: Callable[[], TopologyHostListProvider | None] = _nobody
+        self._epoch = 0  # bumped by reset(): reads and panic rounds of an older generation are discarded
+        self._dropped: list[RawConnection] = []  # dropped by reset(), closed by the monitor thread
+        self.resets = 0  # diagnostics, tests
         self._idle_since = time.monotonic()
         self._bootstrap_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -145,7 +168,7 @@ class TopologyMonitor:
             if self._stopping:
                 return False
             self._users.add(provider)
-            self._connector = provider.connector
+            self._last = weakref.ref(provider)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name=f"aws-wrapper-topology[{self.cluster_id}]", daemon=True
@@ -186,6 +209,7 @@ class TopologyMonitor:
             # refused: the monitor's probes ask again (with a backoff), not every connect
             if self._topology is not None or self._refused is not None:
                 return self._topology
+            epoch = self._epoch
             try:
                 topology = self.reader.read(conn, timeout)
             except Exception as exc:
@@ -194,7 +218,7 @@ class TopologyMonitor:
                 ):
                     logger.debug("reading the topology of %s failed: %s", self.cluster_id, exc)
                 return None
-            self._store(topology)
+            self._store(topology, epoch=epoch)
             return topology
 
     def refresh_now(self, timeout: float) -> Topology | None:
@@ -274,6 +298,31 @@ class TopologyMonitor:
                 self._waiters -= 1
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start over (see the module documentation): non-blocking, safe from any thread, users stay attached."""
+        with self._cond:
+            if self._stopping:
+                return
+            self._epoch += 1
+            self.resets += 1
+            conn, self._conn, self._conn_host = self._conn, None, None
+            if conn is not None:
+                self._dropped.append(conn)  # the monitor thread may be reading over it: it closes it
+            rnd = self._round
+            self._verified_at = -math.inf
+            self._writer_url = None
+            self._high_until = 0.0
+            self._refused = None
+            self._refresh_at = time.monotonic()  # read again as soon as a connection is verified
+            self._cond.notify_all()
+        if rnd is not None:
+            rnd.finish()  # its probes close their connections and end
+        if conn is not None:
+            self.driver.abort(conn)  # a read in progress on it returns now
+        with _warned_lock:
+            _warned.discard(self.cluster_id)
+        logger.info("topology monitor of %s reset: reconnecting", self.cluster_id)
+
     def stop(self) -> None:
         with self._cond:
             self._stopping = True
@@ -299,6 +348,7 @@ class TopologyMonitor:
     def _run(self) -> None:
         try:
             while not self._should_stop():
+                self._close_dropped()
                 if self._conn is None:
                     self._panic()
                 else:
@@ -313,9 +363,16 @@ class TopologyMonitor:
                 self._cond.notify_all()
             if conn is not None:
                 self.driver.close(conn)
+            self._close_dropped()
             self._on_stop(self)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("topology monitor of %s stopped", self.cluster_id)
+
+    def _close_dropped(self) -> None:
+        with self._cond:
+            dropped, self._dropped = self._dropped, []
+        for conn in dropped:
+            self.driver.close(conn)
 
     def _should_stop(self) -> bool:
         with self._cond:
@@ -332,6 +389,8 @@ class TopologyMonitor:
         """Wait until the next read is due (or asked for), then read over the verified writer connection."""
         with self._cond:
             while not self._stopping:
+                if self._conn is None:
+                    return  # reset meanwhile: start over with a panic
                 last_read = self._topology.read_at if self._topology is not None else -math.inf
                 if self._refresh_at > last_read or self._verify_at > self._verified_at:
                     break  # asked for after the last read / the last confirmation of the writer began
@@ -347,28 +406,34 @@ class TopologyMonitor:
                 not self._users and time.monotonic() - self._idle_since >= self.idle_timeout
             ):
                 return
-            conn, host = self._conn, self._conn_host
-        assert conn is not None
-        assert host is not None
+            conn, host, epoch = self._conn, self._conn_host, self._epoch
+        if conn is None or host is None:
+            return
         started = time.monotonic()
         try:
             topology = self.reader.read(conn, self.query_timeout)
             if topology.writer.url != host.url:
-                self._store(topology)  # the next panic starts with the writer it names
+                self._store(topology, epoch=epoch)  # the next panic starts with the writer it names
                 raise _NotWriter(f"the topology names {topology.writer.url} as the writer, not {host.url}")
         except Exception as exc:
+            with self._cond:
+                if self._epoch != epoch:
+                    return  # reset meanwhile: the connection was dropped (and is closed by _close_dropped)
+                self._conn = self._conn_host = None
             self.note_refused(exc, host.url)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("topology monitor of %s: writer %s lost: %s", self.cluster_id, host.url, exc)
-            with self._cond:
-                self._conn = self._conn_host = None
             self.driver.close(conn)
             return
-        self._store(topology, verified_at=started)
+        self._store(topology, verified_at=started, epoch=epoch)
 
-    def _store(self, topology: Topology, verified_at: float | None = None) -> None:
+    def _store(self, topology: Topology, verified_at: float | None = None, *, epoch: int) -> None:
+        """Keep ``topology`` (a verified one when ``verified_at`` is given), unless a reset happened since the read
+        of generation ``epoch`` began."""
         refused: str | None = None
         with self._cond:
+            if epoch != self._epoch:
+                return  # read before a reset: stale
             current = self._topology
             if current is not None and current.read_at > topology.read_at and verified_at is None:
                 return  # an older read finished late
@@ -420,10 +485,10 @@ class TopologyMonitor:
         return self._verify_at > self._verified_at
 
     def _panic(self) -> None:
-        rnd = PanicRound(time.monotonic())
         with self._cond:
             if self._stopping:
                 return
+            rnd = _Round(time.monotonic(), self._epoch)
             self._round = rnd
             known = self._topology
             # no one waits for a verified writer: re-verify the last writer alone before probing every host
@@ -435,8 +500,8 @@ class TopologyMonitor:
                 self._expand(rnd)
             while True:
                 with self._cond:
-                    if self.stopping:
-                        return
+                    if self.stopping or rnd.epoch != self._epoch:
+                        return  # stopped, or reset: a new round starts over
                     # checked under the lock: a writer request made since the round started is never missed
                     if not rnd.has_writer() and (rnd.expanded or not self._writer_wanted()):
                         self._cond.wait(self._probe_period(rnd))
@@ -459,13 +524,13 @@ class TopologyMonitor:
                 if self._round is rnd:
                     self._round = None
 
-    def _expand(self, rnd: PanicRound) -> None:
+    def _expand(self, rnd: _Round) -> None:
         rnd.expanded = True
         topology = self._topology
         for host in topology.hosts if topology is not None else (self.initial,):
             self._start_probe(rnd, host)
 
-    def _start_probe(self, rnd: PanicRound, host: HostInfo) -> None:
+    def _start_probe(self, rnd: _Round, host: HostInfo) -> None:
         with rnd.lock:
             if host.url in rnd.threads or rnd.done.is_set():
                 return
@@ -497,11 +562,16 @@ class TopologyMonitor:
         return self._probe_period(rnd)
 
     def _adopt(
-        self, rnd: PanicRound, conn: RawConnection, host: HostInfo, topology: Topology, at: float
+        self, rnd: _Round, conn: RawConnection, host: HostInfo, topology: Topology, at: float
     ) -> None:
         rnd.finish()
         with self._cond:
-            self._conn, self._conn_host = conn, host
+            stale = rnd.epoch != self._epoch or self._stopping
+            if not stale:
+                self._conn, self._conn_host = conn, host
+        if stale:
+            self.driver.close(conn)  # found before a reset (or the monitor stops)
+            return
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "topology monitor of %s: writer %s verified after %.3f s of probing",
@@ -509,9 +579,9 @@ class TopologyMonitor:
                 host.url,
                 time.monotonic() - rnd.started,
             )
-        self._store(topology, verified_at=at)
+        self._store(topology, verified_at=at, epoch=rnd.epoch)
 
-    def _probe(self, rnd: PanicRound, host: HostInfo) -> None:
+    def _probe(self, rnd: _Round, host: HostInfo) -> None:
         """One host during a panic: connect (attempts spaced, see ``_retry_delay``), then check its role over
         that one connection every ``_check_period``."""
         conn: RawConnection | None = None
@@ -576,7 +646,7 @@ class TopologyMonitor:
             if conn is not None:
                 self.driver.close(conn)
 
-    def _check(self, rnd: PanicRound, conn: RawConnection, host: HostInfo, *, full: bool = True) -> bool:
+    def _check(self, rnd: _Round, conn: RawConnection, host: HostInfo, *, full: bool = True) -> bool:
         """One role check; True when ``conn`` was handed over as the verified writer connection (or another
         host won). Unless ``full``, the cheap reader query runs first and the writer check only when it says
         "writer"."""
@@ -606,8 +676,8 @@ class TopologyMonitor:
                     raise  # the probe backs off
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("topology read on reader %s failed: %s", host.url, exc)
-            else:
-                self._store(topology)  # unverified: serves refresh waiters, names hosts to probe
+            else:  # unverified: serves refresh waiters, names hosts to probe
+                self._store(topology, epoch=rnd.epoch)
         return False
 
     def _identify(self, conn: RawConnection, topology: Topology) -> HostInfo | None:
@@ -616,9 +686,27 @@ class TopologyMonitor:
         except Exception:
             return None
 
+    def _opener(self) -> TopologyHostListProvider | None:
+        """The user whose pipeline opens the next connection: the one attached last while it is attached, else
+        another attached one, else the last one if its wrapper connection still exists (a provider used after its
+        release is served, see ``TopologyHostListProvider.monitor``)."""
+        with self._cond:
+            last = self._last()
+            if last is not None and last in self._users:
+                return last
+            for user in self._users:
+                return user
+            return last
+
     def _open(self, host: HostInfo) -> RawConnection:
+        user = self._opener()
+        if user is None:
+            raise ConnectionError(
+                f"no connection of cluster {self.cluster_id!r} is left to open a monitoring connection to "
+                f"{host.url!r} through"
+            )
         STATS.count_connection()
-        conn = self._connector.force_connect(host, self._props)
+        conn = user.connector.force_connect(host, user.monitoring_props)
         try:
             self.driver.set_autocommit(conn, True)
         except Exception:
@@ -626,7 +714,7 @@ class TopologyMonitor:
             raise
         return conn
 
-    def _retry_delay(self, rnd: PanicRound) -> float:
+    def _retry_delay(self, rnd: _Round) -> float:
         """Delay before reconnecting after a network error: the probe period, never below RECONNECT_MIN_S."""
         return max(self._probe_period(rnd), RECONNECT_MIN_S)
 

@@ -17,7 +17,7 @@ from aws_wrapper.core.plugin import RawConnection
 
 __all__ = ["Check", "ProbeStep", "Probe", "run_probe", "truthy"]
 
-logger = logging.getLogger("aws_wrapper.dialects")
+logger = logging.getLogger("aws_wrapper.dialects.database_dialect")
 
 
 class Check(enum.Enum):

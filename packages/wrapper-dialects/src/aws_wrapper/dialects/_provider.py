@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from aws_wrapper.core.hostinfo import HostInfo, HostRole
 from aws_wrapper.core.plugin import RawConnection
@@ -17,7 +18,7 @@ from ._topology import Topology, TopologyReader
 
 __all__ = ["TopologyHostListProvider"]
 
-logger = logging.getLogger("aws_wrapper.dialects")
+logger = logging.getLogger("aws_wrapper.dialects.host_list_provider")
 
 
 class TopologyHostListProvider:
@@ -34,6 +35,7 @@ class TopologyHostListProvider:
         self.config = TopologyConfig.parse(context.props, context.initial_host)
         self.reader = TopologyReader(dialect, self.config, context.initial_host, context.driver)
         self._monitor: TopologyMonitor | None = None
+        self._monitoring_props: dict[str, Any] | None = None
         self._released = False
 
     @property
@@ -47,6 +49,15 @@ class TopologyHostListProvider:
     @property
     def connector(self) -> ConnectorService:
         return self.context.connector
+
+    @property
+    def monitoring_props(self) -> Mapping[str, Any]:
+        """The properties of the monitoring connections this connection opens for the shared monitor: its own,
+        with ``topology-monitoring-`` ones overriding (computed once)."""
+        props = self._monitoring_props
+        if props is None:
+            props = self._monitoring_props = monitoring_props(self.context.props)
+        return props
 
     @property
     def topology(self) -> Topology | None:
@@ -131,13 +142,13 @@ class TopologyHostListProvider:
         return monitor
 
     def _new_monitor(self) -> TopologyMonitor:
-        props = monitoring_props(self.context.props)
-        monitors, cluster_id = self.context.monitors, self.cluster_id  # the monitor must not keep self alive
+        props = self.monitoring_props
+        # the monitor must not keep self (nor this connection's runtime) alive: it opens its connections through
+        # whichever user is attached (see TopologyMonitor._opener)
+        monitors, cluster_id = self.context.monitors, self.cluster_id
         return TopologyMonitor(
             self.cluster_id,
             self.reader,
-            self.context.connector,
-            props,
             refresh_s=self.config.refresh_s,
             high_refresh_s=self.config.high_refresh_s,
             query_timeout=_seconds(props.get("socket_timeout"), self.context.aux_query_timeout),

@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aws_wrapper.core._config import CORE_SETTINGS
 from aws_wrapper.core.errors import ConfigurationError
 from aws_wrapper.core.hostinfo import HostInfo
-from aws_wrapper.core.settings import Setting, integer, optional, text
+from aws_wrapper.core.settings import Setting, core_settings, integer, optional, text
 
 from ._hosts import HostPattern, default_pattern, derive_cluster_id
 
@@ -132,7 +131,7 @@ def validate_prefixed(props: Mapping[str, object], prefix: str) -> None:
     """Parse each ``<prefix><name>`` property whose ``<name>`` is one of core's settings (connect_timeout,
     socket_timeout, tcp_keepalive..., auxiliary_query_timeout_sec, ...) as that setting: the monitoring
     connections interpret them, and an error must name the key the user wrote (the prefixed one)."""
-    settings = {setting.name: setting for setting in CORE_SETTINGS}
+    settings = core_settings()
     for key, value in props.items():
         if not key.startswith(prefix):
             continue

@@ -10,6 +10,13 @@ this thread, so it fails at once with the driver's network error.
 The monitoring connection is opened when the first connection registers (and again when it is needed), in a short
 lived helper thread: a connect to a silent host can take the driver's whole connect timeout, while the monitor
 keeps to its own deadlines and counts a connect that has not finished within a probe period as a failed probe.
+It is opened through the pipeline of one of the registered connections (so that authentication plugins apply);
+the monitor refers to them weakly and keeps none of them alive.
+
+Reset (ABI 1.1, core's ``MonitorService.reset``, e.g. on a blue/green switchover): the monitoring connection and a
+connect in progress are dropped, the host counts as healthy again (marked available), and the monitor opens a new
+monitoring connection at once; the registered connections stay watched. A probe cut short by the reset does not
+count as failed, and the host gets a full detection window from the reset before it can be declared dead.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ __all__ = [
     "active_monitors",
 ]
 
-logger = logging.getLogger("aws_wrapper.efm")
+logger = logging.getLogger("aws_wrapper.efm.host_monitoring_plugin")
 
 #: The kind under which monitors are registered in :data:`aws_wrapper.core.monitors.MONITORS`.
 MONITOR_KIND = "efm"
@@ -114,6 +121,7 @@ class MonitorStats:
     failed_probes: int
     connects: int
     aborted: int
+    resets: int = 0
 
 
 _live_lock = threading.Lock()
@@ -203,11 +211,13 @@ class HostMonitor:
         self._pinging: RawConnection | None = None
         self._attempt: _ConnectAttempt | None = None
         self._warned = False
+        self._reset_pending = False
         self.healthy = True
         self.probes = 0
         self.failed_probes = 0
         self.connects = 0
         self.aborted = 0
+        self.resets = 0
         with _live_lock:
             _live.add(self)
 
@@ -254,6 +264,22 @@ class HostMonitor:
         if self._thread is None:
             self._forget()
 
+    def reset(self) -> None:
+        """Start over (see the module docstring): non-blocking, safe from any thread; connections stay watched."""
+        with self._lock:
+            if self._closed:
+                return
+            self._reset_pending = True
+            self.resets += 1
+            attempt, self._attempt = self._attempt, None
+        if attempt is not None:
+            attempt.abandon()  # a monitor waiting for it wakes up; its connection is closed when it arrives
+        conn = self._pinging
+        if conn is not None:
+            self.driver.abort(conn)  # the probe in progress returns now
+        self._wake.set()
+        logger.info("efm monitor of %s reset: reconnecting", self.host.url)
+
     def join(self, timeout: float) -> None:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -277,6 +303,7 @@ class HostMonitor:
             failed_probes=self.failed_probes,
             connects=self.connects,
             aborted=self.aborted,
+            resets=self.resets,
         )
 
     # -- the monitor thread ---------------------------------------------------------------------------------
@@ -298,9 +325,15 @@ class HostMonitor:
         alive_at = next_probe = 0.0
         empty_since: float | None = None
         last_busy = time.monotonic()
+        fresh_since = 0.0  # the last reset: the host is given a full detection window from then
+        self._reset_pending = False  # a reset before the first connect has nothing to drop
         self._start_connect()  # before it is needed: a host that is silent already is detected all the same
         while not self._stopping:
             wake.clear()
+            if self._reset_pending:
+                self._restart()
+                episode = False
+                last_busy = fresh_since = time.monotonic()
             self._collect_attempt()
             now = time.monotonic()
             slots = self._live_slots()
@@ -337,6 +370,7 @@ class HostMonitor:
                 # declared dead gets one probe period to answer before calls are aborted; while it stays dead,
                 # every failed probe aborts the calls that have reached their grace time since.
                 alive_at = oldest + grace - (0.0 if self.healthy else window - period)
+                alive_at = max(alive_at, fresh_since)  # a reset gives the host a full window
                 next_probe = now
             if now < next_probe:
                 wake.wait(min(scan, next_probe - now))
@@ -344,6 +378,8 @@ class HostMonitor:
             deadline = alive_at + window
             remaining = deadline - now
             ok = self._probe(min(period, remaining) if remaining >= _MIN_PROBE else period)
+            if self._reset_pending:
+                continue  # cut short by a reset: not a failure; the next pass starts over
             end = time.monotonic()
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
@@ -365,6 +401,21 @@ class HostMonitor:
                     if self.healthy:
                         self._set_healthy(False)
                     self._abort_overdue(self._live_slots())
+
+    def _restart(self) -> None:
+        """Monitor thread: carry out a reset (drop the monitoring connection and a connect attempt, forget the
+        host's health) and start connecting again."""
+        with self._lock:
+            self._reset_pending = False
+            attempt, self._attempt = self._attempt, None
+        if attempt is not None:
+            attempt.abandon()
+        self._close_connection()
+        self._warned = False
+        if not self.healthy:
+            self.healthy = True
+            AVAILABILITY.set(self._aliases, HostAvailability.AVAILABLE)
+        self._start_connect()
 
     def _live_slots(self) -> list[Slot]:
         slots: list[Slot] = []

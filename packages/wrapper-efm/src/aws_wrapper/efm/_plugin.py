@@ -27,7 +27,7 @@ from ._settings import MONITORING_PREFIX, SETTINGS, EfmConfig, monitoring_props
 
 __all__ = ["HostMonitoringPlugin", "HostMonitoringPluginFactory"]
 
-logger = logging.getLogger("aws_wrapper.efm")
+logger = logging.getLogger("aws_wrapper.efm.host_monitoring_plugin")
 T = TypeVar("T")
 _monotonic = time.monotonic
 _warned_drivers: set[str] = set()

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aws_wrapper.core._config import CORE_SETTINGS
-from aws_wrapper.core.settings import Setting, boolean, integer
+from aws_wrapper.core.settings import Setting, boolean, core_settings, integer
 
 __all__ = [
     "FAILURE_DETECTION_ENABLED",
@@ -133,7 +132,7 @@ def validate_monitoring_settings(props: Mapping[str, object]) -> None:
     every connection to the host, where a malformed value would only degrade detection for all of them; here it
     fails the connect that brought it, before any server is contacted. Driver parameters (``monitoring-user``,
     ``monitoring-application_name``, ...) pass through untouched."""
-    settings = {setting.name: setting for setting in CORE_SETTINGS}
+    settings = core_settings()
     for key, value in props.items():
         if not key.startswith(MONITORING_PREFIX):
             continue

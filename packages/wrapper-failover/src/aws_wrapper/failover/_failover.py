@@ -57,7 +57,7 @@ from ._txstate import status_source, was_in_transaction
 
 __all__ = ["FailoverPlugin", "FailoverPluginFactory"]
 
-logger = logging.getLogger("aws_wrapper.failover")
+logger = logging.getLogger("aws_wrapper.failover.failover_plugin")
 T = TypeVar("T")
 
 #: Calls that never fail over: closing is final, whatever the network says.
@@ -93,6 +93,8 @@ class FailoverPlugin(Plugin):
     def resolve_mode(self) -> FailoverMode:
         """The mode of the next failover: ``failover_mode`` when set, else by the endpoint the application
         connected to (reader cluster endpoint: reader_or_writer; anything else: strict_writer)."""
+        if self._config.mode is None and self._ctx.topology.provider.is_static:
+            return FailoverMode.READER_OR_WRITER  # one host: reconnect to it, whatever its role
         return self._config.mode or self._default_mode
 
     # -- pipelines ------------------------------------------------------------------------------------------
@@ -154,6 +156,8 @@ class FailoverPlugin(Plugin):
         """After a read-only error: is the connection on a host that is no longer the writer (rather than in a
         read-only session or transaction the application asked for)?"""
         ctx = self._ctx
+        if ctx.topology.provider.is_static:
+            return False  # no other host: the read-only error is the application's
         if ctx.session_state.current(SessionField.READ_ONLY) is True:
             return False
         conn = ctx.connection.current_connection
@@ -246,8 +250,9 @@ class FailoverPlugin(Plugin):
                 driver_error=error,
             ) from error
         raise FailoverSuccessError(
-            f"the connection failed and now points at {installed.url} ({installed.role.value}); autocommit, "
-            "read-only and isolation level were carried over: re-run the statement that failed",
+            f"the connection failed and now points at {installed.url} ({installed.role.value}); its session state "
+            "(autocommit, read-only, isolation level, attributes set on the connection, registered session fields) "
+            "was carried over: re-run the statement that failed",
             driver_error=error,
         ) from error
 

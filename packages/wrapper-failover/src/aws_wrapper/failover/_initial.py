@@ -27,7 +27,7 @@ from ._select import check_strategy, check_strategy_of_connection, order_hosts
 
 __all__ = ["InitialConnectionPlugin", "InitialConnectionPluginFactory"]
 
-logger = logging.getLogger("aws_wrapper.failover")
+logger = logging.getLogger("aws_wrapper.failover.aurora_initial_connection_strategy_plugin")
 
 
 class InitialConnectionPlugin(Plugin):

@@ -20,7 +20,7 @@ from aws_wrapper.core.hostinfo import HostInfo, HostRole
 
 __all__ = ["Candidate", "Outcome", "race"]
 
-logger = logging.getLogger("aws_wrapper.failover")
+logger = logging.getLogger("aws_wrapper.failover.failover_plugin")
 #: How often a cancellable race checks whether it was cancelled.
 _SLICE = 0.05
 

@@ -22,7 +22,7 @@ from ._common import ROLES, EndpointKind, endpoint_kind, is_topology_instance, w
 
 __all__ = ["StaleDnsHelper", "StaleDnsPlugin", "StaleDnsPluginFactory"]
 
-logger = logging.getLogger("aws_wrapper.failover")
+logger = logging.getLogger("aws_wrapper.failover.stale_dns_plugin")
 
 
 class StaleDnsHelper:

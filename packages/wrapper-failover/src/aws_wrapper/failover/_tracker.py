@@ -35,7 +35,7 @@ from ._common import writer_of
 
 __all__ = ["ConnectionTracker", "TRACKER", "ConnectionTrackerPlugin", "ConnectionTrackerPluginFactory"]
 
-logger = logging.getLogger("aws_wrapper.failover")
+logger = logging.getLogger("aws_wrapper.failover.aurora_connection_tracker_plugin")
 T = TypeVar("T")
 
 

@@ -13,7 +13,7 @@ from ..services import PluginContext
 
 __all__ = ["ConnectTimePlugin", "ConnectTimePluginFactory"]
 
-logger = logging.getLogger("aws_wrapper.core.plugins")
+logger = logging.getLogger("aws_wrapper.core.plugins.connect_time_plugin")
 
 
 class ConnectTimePlugin(Plugin):

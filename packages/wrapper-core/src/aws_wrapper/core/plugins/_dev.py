@@ -28,7 +28,7 @@ __all__ = [
     "MethodCallback",
 ]
 
-logger = logging.getLogger("aws_wrapper.core.plugins")
+logger = logging.getLogger("aws_wrapper.core.plugins.developer_plugin")
 T = TypeVar("T")
 
 #: ``callback(host, props, initial)`` -> the exception to raise instead of connecting, or None.

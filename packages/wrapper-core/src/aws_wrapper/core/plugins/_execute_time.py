@@ -13,7 +13,7 @@ from ..services import PluginContext
 
 __all__ = ["ExecuteTimePlugin", "ExecuteTimePluginFactory"]
 
-logger = logging.getLogger("aws_wrapper.core.plugins")
+logger = logging.getLogger("aws_wrapper.core.plugins.execute_time_plugin")
 T = TypeVar("T")
 
 
