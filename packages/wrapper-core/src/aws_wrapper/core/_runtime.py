@@ -289,10 +289,6 @@ class Runtime:
                 "from another thread); the new connection was discarded"
             )
 
-    @property
-    def closed_event(self) -> threading.Event:
-        return self._closed_event
-
     def wait_closed(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` seconds; return True (early) once the wrapper connection is closed."""
         return self._closed_event.wait(timeout) if timeout > 0 else self.closed
@@ -325,8 +321,9 @@ class Runtime:
     def drain(self, conn: RawConnection, wait: float) -> None:
         """Before close(): when a wrapper call is in flight (on another thread), abort ``conn`` so that it fails at
         once, and wait at most ``wait`` seconds for it to leave the wrapper."""
-        if not self.calls and self._lock_for(conn).acquire(False):
-            self._lock_for(conn).release()
+        lock = self._lock_for(conn)
+        if not self.calls and lock.acquire(False):
+            lock.release()
             return
         self.abort(conn)
         deadline = time.monotonic() + wait
