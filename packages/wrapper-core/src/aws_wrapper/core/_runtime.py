@@ -69,10 +69,8 @@ def dialect_manager() -> DialectManager | None:
     if _dialect_manager is None:
         with _lock:
             if _dialect_manager is None:
-                from importlib.metadata import entry_points
-
                 manager: DialectManager | None = None
-                for ep in entry_points(group="aws_wrapper.dialect_manager"):
+                for ep in REGISTRY.entry_points("aws_wrapper.dialect_manager"):
                     try:
                         manager = ep.load()()
                         break

@@ -154,9 +154,9 @@ def _load_entry_points() -> None:
     with _STRATEGY_LOCK:
         if _ENTRY_POINTS_LOADED:
             return
-        from importlib.metadata import entry_points
+        from .registry import REGISTRY  # one scan of the installed distributions serves every group
 
-        for ep in entry_points(group=STRATEGY_ENTRY_POINT_GROUP):
+        for ep in REGISTRY.entry_points(STRATEGY_ENTRY_POINT_GROUP):
             key = _canonical(ep.name)
             if key in _STRATEGIES:
                 continue

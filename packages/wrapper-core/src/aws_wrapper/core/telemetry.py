@@ -321,15 +321,15 @@ def telemetry_for(props: Mapping[str, object]) -> TelemetryFactory:
 
 
 def _installed_names() -> list[str]:
-    from importlib.metadata import entry_points
+    from .registry import REGISTRY
 
-    return sorted({ep.name.strip().lower() for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted({ep.name.strip().lower() for ep in REGISTRY.entry_points(ENTRY_POINT_GROUP)})
 
 
 def _load(setting: str, name: str, config: TelemetryConfig) -> TelemetryFactory:
-    from importlib.metadata import entry_points  # only when telemetry is enabled
+    from .registry import REGISTRY  # only when telemetry is enabled
 
-    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name.strip().lower() == name]
+    found = [ep for ep in REGISTRY.entry_points(ENTRY_POINT_GROUP) if ep.name.strip().lower() == name]
     if not found:
         hint = f" (pip install {_FIRST_PARTY[name]})" if name in _FIRST_PARTY else ""
         raise ConfigurationError(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from importlib.metadata import entry_points
 
 from aws_wrapper.core.errors import ConfigurationError
 from aws_wrapper.core.services import DatabaseDialect
@@ -44,7 +43,11 @@ class DialectRegistry:
             return self._dialects
 
     def _load(self, dialects: dict[str, DatabaseDialect]) -> None:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        from aws_wrapper.core.registry import (
+            REGISTRY,  # one scan of the installed distributions for every group
+        )
+
+        for ep in REGISTRY.entry_points(ENTRY_POINT_GROUP):
             origin = ep.dist.name if ep.dist is not None else ep.value
             try:
                 loaded = ep.load()
