@@ -58,6 +58,13 @@ def test_stop_kills_what_ignores_the_signal(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is not installed")
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def test_servers_die_with_a_killed_harness(tmp_path: Path) -> None:
     harness = textwrap.dedent(
         f"""
@@ -74,6 +81,11 @@ def test_servers_die_with_a_killed_harness(tmp_path: Path) -> None:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
         assert not gone(child)
+        # setpriv arms the parent-death signal just before it executes the server: killing the harness earlier
+        # (a window of about a millisecond) would leave nothing armed yet
+        deadline = time.monotonic() + 5.0
+        while _comm(child) != "sleep" and time.monotonic() < deadline:
+            time.sleep(0.005)
         parent.kill()
         parent.wait(5)
         assert _wait_gone(child, timeout=15.0), "the server outlived its harness"
