@@ -41,7 +41,11 @@ def _hosts() -> list[HostInfo]:
 
 def test_supported_strategies() -> None:
     assert {
-        "random", "round_robin", "weighted_random", "highest_weight", "least_connections"
+        "random",
+        "round_robin",
+        "weighted_random",
+        "highest_weight",
+        "least_connections",
     } == SUPPORTED_STRATEGIES
 
 

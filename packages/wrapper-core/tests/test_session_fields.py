@@ -199,7 +199,9 @@ def test_a_field_without_reader_has_no_pristine_value_and_is_reset_only_by_its_r
         seen.append(value)
 
     service.register_field(CustomSessionField("write_only", None, apply))
-    service.register_field(CustomSessionField("role", None, apply, reset=lambda c, p: seen.append("RESET ROLE")))
+    service.register_field(
+        CustomSessionField("role", None, apply, reset=lambda c, p: seen.append("RESET ROLE"))
+    )
     conn.write_only = "w"
     conn.role = "r"
     assert conn.write_only == "w"  # no reader: the recorded value
@@ -291,7 +293,11 @@ def test_last_switch_names_both_connections(fake_driver: FakeDriver, use_registr
     assert conn._rt.last_switch is None
     second = plugin.switch()
     third = plugin.switch()
-    assert [(s.old, s.new) if s else None for s in plugin.switches] == [None, (first, second), (second, third)]
+    assert [(s.old, s.new) if s else None for s in plugin.switches] == [
+        None,
+        (first, second),
+        (second, third),
+    ]
     assert plugin.switches[1] is not None
     assert plugin.switches[1].old_host == conn._rt.initial_host
     assert first.closed  # reset and closed after the notification
@@ -335,7 +341,10 @@ def test_attribute_writes_reach_the_driver_and_follow_every_switch(
     assert conn.custom_attribute == "mine"
     assert "custom_attribute" not in vars(conn)  # nothing stored on the wrapper itself
     service = plugin.context.session_state
-    assert (service.current("custom_attribute"), service.pristine("custom_attribute")) == ("mine", "delegated")
+    assert (service.current("custom_attribute"), service.pristine("custom_attribute")) == (
+        "mine",
+        "delegated",
+    )
     assert service.pristine("brand_new") is MISSING
     new = plugin.switch()
     assert (new.custom_attribute, new.brand_new) == ("mine", 7)

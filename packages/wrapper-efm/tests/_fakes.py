@@ -16,7 +16,7 @@ from aws_wrapper.core.hostinfo import HostInfo
 from aws_wrapper.core.methods import NETWORK_BOUND_METHODS, DbApiMethod
 from aws_wrapper.core.monitors import MONITORS
 from aws_wrapper.core.plugin import Plugin, RawConnection
-from aws_wrapper.core.services import PluginContext
+from aws_wrapper.core.services import CallMark, PluginContext
 from aws_wrapper.core.storage import STORAGE
 
 
@@ -161,6 +161,8 @@ class FakeRuntime:
         self.provider = _Provider(static, identified)
         self.current_connection: FakeConnection | None = None
         self.current_host: HostInfo | None = None
+        #: What core keeps for a plugin with ``marks_calls``: a new mark per physical connection.
+        self.call_mark: CallMark | None = None
         self.force_connects: list[tuple[HostInfo, dict[str, Any]]] = []
 
     # DialectService
@@ -182,6 +184,7 @@ class FakeRuntime:
     def switch(self, host: FakeHost) -> FakeConnection:
         conn = host.open()
         self.current_connection, self.current_host = conn, host.info
+        self.call_mark = CallMark(conn)
         return conn
 
 

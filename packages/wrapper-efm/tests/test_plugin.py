@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +10,6 @@ import pytest
 
 from aws_wrapper.core.errors import ConfigurationError
 from aws_wrapper.core.hostinfo import HostInfo
-from aws_wrapper.core.methods import DbApiMethod
 from aws_wrapper.core.monitors import MONITORS
 from aws_wrapper.core.plugin import ConnectionChange, OldConnectionSuggestion, Plugin
 from aws_wrapper.core.registry import REGISTRY
@@ -64,14 +62,15 @@ def test_every_documented_spelling_resolves_through_the_entry_point(code: str) -
     assert REGISTRY.get(code) is HostMonitoringPluginFactory
 
 
-def test_subscriptions_come_from_the_driver_per_instance(runtime: FakeRuntime, driver: FakeDriver) -> None:
+def test_marks_calls_instead_of_subscribing(runtime: FakeRuntime) -> None:
+    """Not entered per call: core keeps the in-flight mark (ABI 1.1 ``marks_calls``)."""
     plugin = new_plugin(runtime)
-    assert plugin.subscribed_methods == driver.network_bound_methods
-    assert DbApiMethod.CONNECTION_CLOSE not in plugin.subscribed_methods  # the fake driver narrowed the set
+    assert plugin.marks_calls is True
+    assert plugin.subscribed_methods == frozenset()
+    assert "execute" not in vars(HostMonitoringPlugin)
     disabled = new_plugin(runtime, failure_detection_enabled="false")
-    assert disabled.subscribed_methods == frozenset()
-    assert Plugin.subscribed_methods == frozenset()  # nothing was changed at class level
-    assert "subscribed_methods" not in vars(HostMonitoringPlugin)
+    assert disabled.marks_calls is False
+    assert Plugin.marks_calls is False  # nothing was changed at class level
 
 
 def test_no_thread_and_no_monitor_before_a_connection(runtime: FakeRuntime) -> None:
@@ -80,49 +79,24 @@ def test_no_thread_and_no_monitor_before_a_connection(runtime: FakeRuntime) -> N
     assert MONITORS.count(MONITOR_KIND) == 0
 
 
-def test_execute_marks_the_call_in_flight_and_clears_it(runtime: FakeRuntime, host: FakeHost) -> None:
+def test_the_monitored_slot_is_the_connections_call_mark(runtime: FakeRuntime, host: FakeHost) -> None:
     plugin = new_plugin(runtime)
     connected(runtime, plugin, host)
+    mark = runtime.call_mark
+    assert mark is not None
     slot = plugin._slot
-    seen: list[float] = []
-
-    def call() -> str:
-        seen.append(slot.since)
-        return "result"
-
-    before = time.monotonic()
-    assert plugin.execute(DbApiMethod.CURSOR_EXECUTE, object(), call, proceed) == "result"
-    assert before <= seen[0] <= time.monotonic()
     assert slot.since == 0.0
-
-    def failing() -> None:
-        seen.append(slot.since)
-        raise OSError("network down")
-
-    with pytest.raises(OSError, match="network down"):
-        plugin.execute(DbApiMethod.CURSOR_EXECUTE, object(), failing, proceed)
-    assert seen[1] > 0.0
+    mark.since = 123.5  # what core writes when a call starts
+    assert slot.since == 123.5
+    mark.since = 0.0
     assert slot.since == 0.0
-
-
-def test_nested_call_keeps_the_outer_start(runtime: FakeRuntime, host: FakeHost) -> None:
-    plugin = new_plugin(runtime)
-    connected(runtime, plugin, host)
-    slot = plugin._slot
-    inner_seen: list[float] = []
-
-    def inner() -> None:
-        inner_seen.append(slot.since)
-
-    def outer() -> float:
-        start = slot.since
-        plugin.execute(DbApiMethod.CURSOR_FETCHALL, object(), inner, proceed)
-        assert slot.since == start  # the inner call did not clear the outer mark
-        return start
-
-    start = plugin.execute(DbApiMethod.CURSOR_EXECUTE, object(), outer, proceed)
-    assert inner_seen == [start]
-    assert slot.since == 0.0
+    # a new physical connection: a new mark, and the plugin's slot follows it
+    runtime.switch(host)
+    plugin.notify_connection_changed(CHANGED)
+    assert runtime.call_mark is not mark
+    runtime.call_mark.since = 7.0
+    assert plugin._slot.since == 7.0
+    assert mark.since == 0.0
 
 
 def test_connections_to_one_host_share_one_monitor(runtime: FakeRuntime, host: FakeHost) -> None:
@@ -234,21 +208,3 @@ def test_release_then_host_info_unchanged(runtime: FakeRuntime, host: FakeHost) 
     assert monitor.stats().connections == 0
     assert isinstance(monitor.host, HostInfo)
     assert monitor.host.url == host.info.url
-
-
-def test_hot_path_keeps_nothing_per_call(runtime: FakeRuntime, host: FakeHost) -> None:
-    """No queue, context object or registration per call: 20 000 calls leave the live object count unchanged."""
-    plugin = new_plugin(runtime)
-    connected(runtime, plugin, host)
-    target = object()
-
-    def call() -> None:
-        return None
-
-    method = DbApiMethod.CURSOR_EXECUTE
-    for _ in range(1000):
-        plugin.execute(method, target, call, proceed)
-    before = sys.getallocatedblocks()
-    for _ in range(20_000):
-        plugin.execute(method, target, call, proceed)
-    assert sys.getallocatedblocks() - before < 100

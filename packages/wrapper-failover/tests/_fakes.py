@@ -18,7 +18,7 @@ from aws_wrapper.core._selection import HostSelection
 from aws_wrapper.core.hostinfo import HostAvailability, HostInfo, HostRole
 from aws_wrapper.core.methods import NETWORK_BOUND_METHODS, DbApiMethod
 from aws_wrapper.core.plugin import ConnectionChange, HostChange, Plugin, RawConnection
-from aws_wrapper.core.services import PluginContext, SessionField
+from aws_wrapper.core.services import CallMark, PluginContext, SessionField
 from aws_wrapper.core.session_state import ConnectionSwitch, CustomSessionField, SessionKey
 from aws_wrapper.core.storage import STORAGE
 
@@ -105,6 +105,7 @@ class World:
     """A fake cluster and the services of one wrapper connection on it."""
 
     def __init__(self, hosts: Sequence[HostInfo], *, initial: HostInfo | None = None, **props: Any) -> None:
+        self.marks: dict[int, CallMark] = {}
         self.lock = threading.Lock()
         self.hosts: tuple[HostInfo, ...] = tuple(hosts)
         self.servers: dict[str, Server] = {h.url: Server(role=h.role) for h in hosts}
@@ -224,6 +225,17 @@ class _Connection:
     @property
     def closed(self) -> bool:
         return self.w.closed
+
+    @property
+    def call_mark(self) -> CallMark | None:
+        """What core keeps for a plugin with ``marks_calls`` (one mark per physical connection)."""
+        conn = self.w.current
+        if conn is None:
+            return None
+        mark = self.w.marks.get(id(conn))
+        if mark is None:
+            mark = self.w.marks[id(conn)] = CallMark(conn)
+        return mark
 
     def hold(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()

@@ -6,7 +6,6 @@ import itertools
 import threading
 import time
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -29,7 +28,6 @@ from ._fakes import (
     World,
     cluster,
     passing,
-    raising,
 )
 
 _M = DbApiMethod
@@ -54,9 +52,18 @@ def crash_writer(world: World, new_writer: str = "instance-2:5432") -> None:
 def fail(
     plugin: FailoverPlugin, error: BaseException, method: DbApiMethod = _M.CURSOR_EXECUTE
 ) -> BaseException:
+    """What core does when a call of ``method`` fails: the plugin's error handler sees the error, then it
+    propagates unless the handler raised a replacement."""
+    assert method in plugin.error_methods
+    assert isinstance(error, Exception)
     with pytest.raises(BaseException) as info:
-        plugin.execute(method, object(), lambda: None, raising(error))
+        _core_error_path(plugin, method, error)
     return info.value
+
+
+def _core_error_path(plugin: FailoverPlugin, method: DbApiMethod, error: Exception) -> None:
+    plugin.on_call_error(method, object(), error)
+    raise error
 
 
 # -- what is handled and what passes through ---------------------------------------------------------------
@@ -73,11 +80,14 @@ def test_sql_error_passes_through_unchanged() -> None:
     assert world.attempts[1:] == []  # nothing but the first connection was opened
 
 
-def test_successful_call_returns_the_result() -> None:
+def test_not_entered_per_call() -> None:
+    """ABI 1.1: core runs calls inline; failover only sees errors and reads the status core sampled."""
     world = World(cluster())
     plugin = make(world)
-    world.connect_current()
-    assert plugin.execute(_M.CURSOR_EXECUTE, object(), lambda: 42, passing) == 42
+    assert plugin.subscribed_methods == frozenset()
+    assert plugin.marks_calls is True
+    assert "execute" not in vars(FailoverPlugin)
+    assert plugin.execute(_M.CURSOR_EXECUTE, object(), lambda: 42, passing) == 42  # the base pass-through
 
 
 def test_network_error_outside_transaction_moves_to_new_writer() -> None:
@@ -144,7 +154,9 @@ def test_sampled_psycopg_status_decides_the_transaction_question() -> None:
     old = world.connect_current()
     old.in_tx = True  # what a broken psycopg connection says (UNKNOWN counts as in a transaction)
     crash_writer(world)
-    plugin._status = SimpleNamespace(transaction_status=0)  # IDLE before the call: no transaction was open
+    mark = world.context().connection.call_mark
+    assert mark is not None
+    mark.status = 0  # what core sampled before the call (psycopg IDLE): no transaction was open
     assert type(fail(plugin, FakeNetworkError("x"))) is FailoverSuccessError
 
 
@@ -160,22 +172,24 @@ def test_failover_error_from_an_inner_plugin_passes_through() -> None:
 def test_subscriptions_cover_network_bound_calls_but_not_close() -> None:
     world = World(cluster())
     plugin = make(world)
-    assert _M.CURSOR_EXECUTE in plugin.subscribed_methods
-    assert _M.CONNECTION_COMMIT in plugin.subscribed_methods
-    assert _M.CONNECTION_CLOSE not in plugin.subscribed_methods
-    assert _M.CURSOR_CLOSE not in plugin.subscribed_methods
+    assert _M.CURSOR_EXECUTE in plugin.error_methods
+    assert _M.CONNECTION_COMMIT in plugin.error_methods
+    assert _M.CONNECTION_CLOSE not in plugin.error_methods
+    assert _M.CURSOR_CLOSE not in plugin.error_methods
 
 
 def test_disabled_failover_subscribes_to_nothing() -> None:
     world = World(cluster(), enable_failover="false")
     plugin = make(world)
     assert plugin.subscribed_methods == frozenset()
+    assert plugin.error_methods == frozenset()
+    assert plugin.marks_calls is False
 
 
 def test_rds_proxy_endpoint_disables_failover() -> None:
     world = World(cluster(), initial=HostInfo(PROXY_ENDPOINT, 5432))
     plugin = make(world)
-    assert plugin.subscribed_methods == frozenset()
+    assert plugin.error_methods == frozenset()
 
 
 # -- failing to fail over ----------------------------------------------------------------------------------

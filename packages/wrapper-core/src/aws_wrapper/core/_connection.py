@@ -125,18 +125,26 @@ class AwsWrapperConnection:
     def commit(self) -> None:
         conn = self._live()
         chain = self._x_commit
-        if chain is None:
+        if chain is not None:
+            chain(conn, conn.commit)
+            return
+        guard = self._rt.guard
+        if guard is None or _M.CONNECTION_COMMIT not in self._rt.pipelines.fused:
             conn.commit()
         else:
-            chain(conn, conn.commit)
+            guard.run(_M.CONNECTION_COMMIT, conn, conn.commit)
 
     def rollback(self) -> None:
         conn = self._live()
         chain = self._x_rollback
-        if chain is None:
+        if chain is not None:
+            chain(conn, conn.rollback)
+            return
+        guard = self._rt.guard
+        if guard is None or _M.CONNECTION_ROLLBACK not in self._rt.pipelines.fused:
             conn.rollback()
         else:
-            chain(conn, conn.rollback)
+            guard.run(_M.CONNECTION_ROLLBACK, conn, conn.rollback)
 
     def close(self) -> None:
         """Close the physical connection (restoring its pristine session state first when configured).
@@ -216,10 +224,8 @@ class AwsWrapperConnection:
         return conn
 
     def _call(self, method: DbApiMethod, call: Callable[[], Any]) -> Any:
-        chain = self._rt.chains[method]
-        if chain is None:
-            return call()
-        return chain(self._rt.current_connection, call)
+        rt = self._rt
+        return rt.run_call(method, rt.current_connection, call)
 
     def plugin(self, cls: type[P]) -> P | None:
         """The plugin instance of class ``cls`` in this connection's pipeline, if any."""
@@ -303,7 +309,9 @@ class AwsWrapperConnection:
 
 
 def _canonical_isolation(value: object) -> str:
-    name = " ".join(str(getattr(value, "name", value)).strip().upper().replace("_", " ").replace("-", " ").split())
+    name = " ".join(
+        str(getattr(value, "name", value)).strip().upper().replace("_", " ").replace("-", " ").split()
+    )
     if name not in ISOLATION_LEVELS:
         raise ConfigurationError(
             f"invalid isolation level {value!r}: expected one of {', '.join(ISOLATION_LEVELS)}"

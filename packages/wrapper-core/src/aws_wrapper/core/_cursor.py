@@ -1,8 +1,18 @@
-"""The wrapper cursor. Hot path: a bypassed method costs one attribute read and one call more than the driver."""
+"""The wrapper cursor. Hot path: a bypassed method costs one attribute read and one call more than the driver.
+
+Each call compiles, per cursor and physical connection, to one of three paths: the driver call itself (nothing to
+do), core's inline call guard (in-flight mark, error handlers, call lock: see ``_calls.py``), or the plugins'
+``execute`` pipeline. The class defines no ``__getattr__`` (CPython cannot specialize attribute access on a class
+that has one, which cost every call several hundred nanoseconds): attributes of the driver cursor the wrapper does
+not define are forwarded by properties of a subclass made once per driver cursor class.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import builtins
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -10,11 +20,14 @@ from .errors import InterfaceError
 from .methods import DbApiMethod
 
 if TYPE_CHECKING:
+    from ._calls import CallGuard
     from ._connection import AwsWrapperConnection
+    from ._pipeline import ExecuteChain
 
 __all__ = ["AwsWrapperCursor"]
 
 _M = DbApiMethod
+_monotonic = time.monotonic
 
 
 class AwsWrapperCursor:
@@ -25,46 +38,66 @@ class AwsWrapperCursor:
     of a statement that ran on the old connection raises :class:`InterfaceError`.
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_args",
+        "_conn",
+        "_g_execute",
+        "_gen",
+        "_kwargs",
+        "_p_executemany",
+        "_p_fetchall",
+        "_p_fetchmany",
+        "_p_fetchone",
+        "_p_next",
+        "_raw",
+        "_rt",
+        "_x_execute",
+    )
+
+    if TYPE_CHECKING:  # for type checkers only: at run time the forwarding subclass defines these attributes
+
+        def __getattr__(self, name: str) -> Any: ...
+
     def __init__(
         self, connection: AwsWrapperConnection, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         self._conn = connection
         self._args = args
         self._kwargs = kwargs
-        rt = connection._rt
-        chains = rt.chains
-        self._x_execute = chains[_M.CURSOR_EXECUTE]
-        self._x_executemany = chains[_M.CURSOR_EXECUTEMANY]
-        self._rt = rt
+        self._rt = connection._rt
         self._gen = -1
         self._raw: Any = None
         self._open_raw()
-        fetches_locally = getattr(rt.driver, "fetches_locally", None)
-        if fetches_locally is not None and fetches_locally(self._raw):
-            chains = rt.pipelines.local  # rows are in memory: no network monitoring around fetches
-        self._x_fetchone = chains[_M.CURSOR_FETCHONE]
-        self._x_fetchmany = chains[_M.CURSOR_FETCHMANY]
-        self._x_fetchall = chains[_M.CURSOR_FETCHALL]
-        self._x_next = chains[_M.CURSOR_NEXT]
-        if not rt.plugins:
-            # No plugin can replace the physical connection: fetches go straight to the driver cursor (the
-            # bound C-level method; nothing of the wrapper runs). Execute stays wrapped (it returns this cursor).
-            raw = self._raw
-            fetchone, fetchall = getattr(raw, "fetchone", None), getattr(raw, "fetchall", None)
-            if self._x_fetchone is None and fetchone is not None:
-                self.fetchone = fetchone  # type: ignore[method-assign]
-            if self._x_fetchall is None and fetchall is not None:
-                self.fetchall = fetchall  # type: ignore[method-assign]
+        if type(self) is AwsWrapperCursor:
+            self.__class__ = _forwarding_class(type(self._raw))
 
     def _open_raw(self) -> None:
         rt = self._rt
         conn = rt.current_connection
         if conn is None or rt.closed:
             raise InterfaceError("the connection is closed")
-        chain = rt.chains[_M.CONNECTION_CURSOR]
-        call = partial(conn.cursor, *self._args, **self._kwargs)
-        self._raw = call() if chain is None else chain(conn, call)
+        self._raw = raw = rt.run_call(
+            _M.CONNECTION_CURSOR, conn, partial(conn.cursor, *self._args, **self._kwargs)
+        )
         self._gen = rt.generation
+        # Compile this cursor's call paths for the current physical connection. ``_x_execute`` / ``_g_execute``:
+        # the pipeline or the inline guard of execute; ``_p_<method>``: None (the driver call itself) or a
+        # callable ``(target, call)`` (the pipeline, or the connection's guard).
+        chains = rt.chains
+        guard = rt.guard
+        fused = rt.pipelines.fused
+        self._x_execute = chains[_M.CURSOR_EXECUTE]
+        self._g_execute = guard if _M.CURSOR_EXECUTE in fused else None
+        self._p_executemany = _path(chains, fused, guard, _M.CURSOR_EXECUTEMANY)
+        fetches_locally = getattr(rt.driver, "fetches_locally", None)
+        if fetches_locally is not None and fetches_locally(raw):
+            # rows are in memory: no network monitoring, no guard around fetches
+            chains, fused, guard = rt.pipelines.local, frozenset(), None
+        self._p_fetchone = _path(chains, fused, guard, _M.CURSOR_FETCHONE)
+        self._p_fetchmany = _path(chains, fused, guard, _M.CURSOR_FETCHMANY)
+        self._p_fetchall = _path(chains, fused, guard, _M.CURSOR_FETCHALL)
+        self._p_next = _path(chains, fused, guard, _M.CURSOR_NEXT)
 
     def _stale(self) -> None:
         if self._conn.closed:
@@ -119,21 +152,51 @@ class AwsWrapperCursor:
             self._rebind()
         raw = self._raw
         chain = self._x_execute
-        if chain is None:
-            result = raw.execute(query, params, *args, **kwargs) if args or kwargs else raw.execute(query, params)
+        if chain is not None:
+            call = partial(raw.execute, query, params, *args, **kwargs)
+            result = chain(raw, call)
         elif args or kwargs:
-            result = chain(raw, partial(raw.execute, query, params, *args, **kwargs))
+            guard = self._g_execute
+            if guard is None:
+                result = raw.execute(query, params, *args, **kwargs)
+            else:
+                result = guard.run(
+                    _M.CURSOR_EXECUTE, raw, partial(raw.execute, query, params, *args, **kwargs)
+                )
         else:
-            result = chain(raw, partial(raw.execute, query, params))
+            guard = self._g_execute
+            if guard is None:
+                result = raw.execute(query, params)
+            elif guard.lock is not None:
+                result = guard.run2(_M.CURSOR_EXECUTE, raw, raw.execute, query, params)
+            else:
+                # CallGuard.run2, inlined: the hot path of the default plugins on psycopg
+                mark = guard.mark
+                if mark is None or mark.since:
+                    try:
+                        result = raw.execute(query, params)
+                    except Exception as error:
+                        guard.failed(_M.CURSOR_EXECUTE, raw, error)
+                else:
+                    source = guard.source
+                    if source is not None:
+                        mark.status = source.transaction_status  # type: ignore[attr-defined]
+                    mark.since = _monotonic()
+                    try:
+                        result = raw.execute(query, params)
+                    except Exception as error:
+                        mark.since = 0.0
+                        guard.failed(_M.CURSOR_EXECUTE, raw, error)
+                    mark.since = 0.0
         return self if result is raw else result
 
     def executemany(self, query: Any, params_seq: Any, *args: Any, **kwargs: Any) -> Any:
         if self._gen != self._rt.generation:
             self._rebind()
         raw = self._raw
-        chain = self._x_executemany
         call = partial(raw.executemany, query, params_seq, *args, **kwargs)
-        result = call() if chain is None else chain(raw, call)
+        path = self._p_executemany
+        result = call() if path is None else path(raw, call)
         return self if result is raw else result
 
     def callproc(self, procname: str, *args: Any, **kwargs: Any) -> Any:
@@ -149,24 +212,24 @@ class AwsWrapperCursor:
     def fetchone(self) -> Any:
         if self._gen != self._rt.generation:
             self._stale()
-        chain = self._x_fetchone
         raw = self._raw
-        return raw.fetchone() if chain is None else chain(raw, raw.fetchone)
+        path = self._p_fetchone
+        return raw.fetchone() if path is None else path(raw, raw.fetchone)
 
     def fetchmany(self, size: int | None = None) -> Any:
         if self._gen != self._rt.generation:
             self._stale()
         raw = self._raw
         call = raw.fetchmany if size is None else partial(raw.fetchmany, size)
-        chain = self._x_fetchmany
-        return call() if chain is None else chain(raw, call)
+        path = self._p_fetchmany
+        return call() if path is None else path(raw, call)
 
     def fetchall(self) -> Any:
         if self._gen != self._rt.generation:
             self._stale()
-        chain = self._x_fetchall
         raw = self._raw
-        return raw.fetchall() if chain is None else chain(raw, raw.fetchall)
+        path = self._p_fetchall
+        return raw.fetchall() if path is None else path(raw, raw.fetchall)
 
     def nextset(self) -> Any:
         if self._gen != self._rt.generation:
@@ -197,8 +260,7 @@ class AwsWrapperCursor:
         self._run(_M.CURSOR_CLOSE, raw.close)
 
     def _run(self, method: DbApiMethod, call: Any) -> Any:
-        chain = self._rt.chains[method]
-        return call() if chain is None else chain(self._raw, call)
+        return self._rt.run_call(method, self._raw, call)
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -206,11 +268,10 @@ class AwsWrapperCursor:
     def __next__(self) -> Any:
         if self._gen != self._rt.generation:
             self._stale()
-        chain = self._x_next
         raw = self._raw
-        if chain is None:
-            return next(raw) if hasattr(raw, "__next__") else _next_row(raw)
-        return chain(raw, partial(next, raw) if hasattr(raw, "__next__") else partial(_next_row, raw))
+        step = partial(next, raw) if hasattr(raw, "__next__") else partial(_next_row, raw)
+        path = self._p_next
+        return step() if path is None else path(raw, step)
 
     def __enter__(self) -> AwsWrapperCursor:
         return self
@@ -218,14 +279,77 @@ class AwsWrapperCursor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self._raw, name)
-
 
 def _next_row(raw: Any) -> Any:
     row = raw.fetchone()
     if row is None:
         raise StopIteration
     return row
+
+
+def _path(
+    chains: Mapping[DbApiMethod, ExecuteChain | None],
+    fused: frozenset[DbApiMethod],
+    guard: CallGuard | None,
+    method: DbApiMethod,
+) -> ExecuteChain | None:
+    chain = chains[method]
+    if chain is not None or guard is None or method not in fused:
+        return chain
+    return partial(guard.run, method)
+
+
+_FORWARDING: dict[type, type[AwsWrapperCursor]] = {}
+_FORWARDING_LOCK = threading.Lock()
+
+
+def _forwarding_class(raw_type: type) -> type[AwsWrapperCursor]:
+    """The subclass of :class:`AwsWrapperCursor` for driver cursors of ``raw_type``: a property per attribute of
+    the driver cursor that the wrapper does not define, reading and assigning it on the current driver cursor.
+    Made once per driver cursor class."""
+    cls = _FORWARDING.get(raw_type)
+    if cls is not None:
+        return cls
+    with _FORWARDING_LOCK:
+        cls = _FORWARDING.get(raw_type)
+        if cls is None:
+            own = set(dir(AwsWrapperCursor))
+            names = sorted(
+                n for n in _attribute_names(raw_type) if not n.startswith(("__", "_abc_")) and n not in own
+            )
+            namespace: dict[str, Any] = {name: _forward(name) for name in names}
+            namespace["__slots__"] = ()
+            namespace["__module__"] = AwsWrapperCursor.__module__
+            namespace["__qualname__"] = AwsWrapperCursor.__qualname__
+            namespace["__doc__"] = AwsWrapperCursor.__doc__
+            cls = type(AwsWrapperCursor.__name__, (AwsWrapperCursor,), namespace)
+            _FORWARDING[raw_type] = cls
+    return cls
+
+
+def _attribute_names(raw_type: type) -> set[str]:
+    """The class attributes of ``raw_type`` and the instance attributes its ``__init__`` methods name. Read from
+    the class and the code objects, never from a live cursor: looking at an instance's ``__dict__`` would turn off
+    CPython's fast attribute access for that cursor."""
+    names = set(dir(raw_type))
+    for klass in raw_type.__mro__:
+        init = vars(klass).get("__init__")
+        code = getattr(init, "__code__", None)
+        if code is None:
+            continue
+        known = getattr(init, "__globals__", {})
+        names.update(n for n in code.co_names if n not in known and not hasattr(builtins, n))
+    return names
+
+
+def _forward(name: str) -> property:
+    def get(self: AwsWrapperCursor) -> Any:
+        return getattr(self._raw, name)
+
+    def set_(self: AwsWrapperCursor, value: Any) -> None:
+        setattr(self._raw, name, value)
+
+    def delete(self: AwsWrapperCursor) -> None:
+        delattr(self._raw, name)
+
+    return property(get, set_, delete, f"The driver cursor's ``{name}``.")

@@ -8,9 +8,9 @@ Nothing is allocated per call except the driver-call thunk.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
-from .errors import InterfaceError
+from ._calls import CallGuard, ErrorHandler, error_link, mark_link, raise_closed
 from .hostinfo import HostInfo, HostRole
 from .methods import DbApiMethod
 from .plugin import (
@@ -45,7 +45,12 @@ class _ConnectLink:
 
 #: Calls a driver may serve from memory (see ``Plugin.monitors_network``).
 LOCAL_CAPABLE = frozenset(
-    {DbApiMethod.CURSOR_FETCHONE, DbApiMethod.CURSOR_FETCHMANY, DbApiMethod.CURSOR_FETCHALL, DbApiMethod.CURSOR_NEXT}
+    {
+        DbApiMethod.CURSOR_FETCHONE,
+        DbApiMethod.CURSOR_FETCHMANY,
+        DbApiMethod.CURSOR_FETCHALL,
+        DbApiMethod.CURSOR_NEXT,
+    }
 )
 
 
@@ -64,8 +69,8 @@ def _link(plugin: Plugin, method: DbApiMethod, next_: ExecuteProceed) -> Execute
 def _outer_link(
     plugin: Plugin, method: DbApiMethod, next_: ExecuteProceed, closed: Callable[[], bool]
 ) -> ExecuteProceed:
-    """The outermost step of a chain: like :func:`_link`, and an error raised after the connection was closed
-    meanwhile (close() from another thread) becomes one clear "closed" error. Costs nothing when nothing fails."""
+    """The outermost step of a chain when it is a plugin's ``execute``: like :func:`_link`, and an error raised
+    after the connection was closed meanwhile becomes one clear "closed" error (see :func:`_closing`)."""
     execute = plugin.execute
 
     def step(target: object, call: Callable[[], T]) -> T:
@@ -80,13 +85,24 @@ def _outer_link(
     return step
 
 
-def raise_closed(error: Exception) -> NoReturn:
-    if isinstance(error, InterfaceError) and "closed" in str(error):
-        raise error
-    raise InterfaceError(
-        "the connection was closed while this call was running (close() from another thread); the call did "
-        f"not complete: {type(error).__name__}"
-    ) from error
+def _closing(next_: ExecuteProceed, closed: Callable[[], bool]) -> ExecuteProceed:
+    """The outermost step of a chain: an error raised after the connection was closed meanwhile (close() from
+    another thread) becomes one clear "closed" error. Costs nothing when nothing fails."""
+
+    def step(target: object, call: Callable[[], T]) -> T:
+        try:
+            result: T = next_(target, call)
+        except Exception as error:
+            if closed():
+                raise_closed(error)
+            raise
+        return result
+
+    return step
+
+
+def _handles_errors(plugin: Plugin, method: DbApiMethod) -> bool:
+    return method in getattr(plugin, "error_methods", ()) and overrides(plugin, "on_call_error")
 
 
 def overrides(plugin: Plugin, name: str) -> bool:
@@ -103,12 +119,34 @@ class Pipelines:
         network_terminal: ExecuteChain | None = None,
         network_methods: frozenset[DbApiMethod] = frozenset(),
         closed: Callable[[], bool] = lambda: False,
+        *,
+        terminal_is_lock: bool = False,
+        guard: Callable[[], CallGuard | None] = lambda: None,
     ) -> None:
         self.plugins = tuple(plugins)
         self._closed = closed
         self._network_terminal = network_terminal
         self._network_methods = network_methods
-        self.execute: dict[DbApiMethod, ExecuteChain | None] = {m: self._compile(m) for m in DbApiMethod}
+        self._guard = guard
+        #: Some plugin wants core's in-flight mark (``marks_calls``).
+        self.marks_calls = any(getattr(p, "marks_calls", False) for p in self.plugins)
+        #: ``on_call_error`` of the plugins subscribed to each method (``error_methods``), in plugin order.
+        self.error_handlers: dict[DbApiMethod, tuple[ErrorHandler, ...]] = {
+            m: tuple(p.on_call_error for p in self.plugins if _handles_errors(p, m)) for m in DbApiMethod
+        }
+        #: Network-bound methods core runs through the connection's :class:`CallGuard` instead of a pipeline:
+        #: no plugin subscribes their ``execute``, and the only terminal work is the call lock.
+        self.fused: frozenset[DbApiMethod] = frozenset()
+        if network_terminal is None or terminal_is_lock:
+            self.fused = frozenset(
+                m
+                for m in network_methods
+                if not self._subscribers(m, local=False)
+                and (self.marks_calls or self.error_handlers[m] or network_terminal is not None)
+            )
+        self.execute: dict[DbApiMethod, ExecuteChain | None] = {
+            m: None if m in self.fused else self._compile(m) for m in DbApiMethod
+        }
         #: Chains for calls the driver serves from memory: without ``monitors_network`` plugins or the
         #: socket-timeout terminal.
         self.local: dict[DbApiMethod, ExecuteChain | None] = {
@@ -116,21 +154,44 @@ class Pipelines:
         }
         self._connect_cache: dict[tuple[str, int], ConnectProceed] = {}
 
-    def _compile(self, method: DbApiMethod, *, local: bool = False) -> ExecuteChain | None:
-        subscribed = [
+    def _subscribers(self, method: DbApiMethod, *, local: bool) -> list[Plugin]:
+        return [
             p
             for p in self.plugins
-            if method in p.subscribed_methods and overrides(p, "execute") and not (local and p.monitors_network)
+            if method in p.subscribed_methods
+            and overrides(p, "execute")
+            and not (local and p.monitors_network)
         ]
-        terminal: ExecuteChain | None = None
-        if self._network_terminal is not None and method in self._network_methods and not local:
-            terminal = self._network_terminal
-        if not subscribed:
+
+    def _compile(self, method: DbApiMethod, *, local: bool = False) -> ExecuteChain | None:
+        network = method in self._network_methods and not local
+        terminal: ExecuteChain | None = self._network_terminal if network else None
+        participants = [
+            p
+            for p in self.plugins
+            if (method in p.subscribed_methods and overrides(p, "execute")) or _handles_errors(p, method)
+        ]
+        if local:
+            participants = [p for p in participants if not p.monitors_network]
+        if not participants and not (network and self.marks_calls):
             return terminal
-        chain: ExecuteProceed = terminal or _terminal
-        for plugin in reversed(subscribed[1:]):
-            chain = _link(plugin, method, chain)
-        return _outer_link(subscribed[0], method, chain, self._closed)
+        chain: ExecuteChain = terminal or _terminal
+        for index in range(len(participants) - 1, -1, -1):
+            plugin = participants[index]
+            if _handles_errors(plugin, method):
+                chain = error_link(plugin.on_call_error, method, chain)
+            if method in plugin.subscribed_methods and overrides(plugin, "execute"):
+                outermost = index == 0 and not (network and self.marks_calls)
+                chain = (
+                    _outer_link(plugin, method, chain, self._closed)
+                    if outermost
+                    else _link(plugin, method, chain)
+                )
+                if outermost:
+                    return chain
+        if network and self.marks_calls:
+            chain = mark_link(self._guard, chain)
+        return _closing(chain, self._closed)
 
     # -- connect / force_connect -------------------------------------------------------------------------
     def connect_chain(

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
+from ._calls import CallGuard, CallMark, raise_closed
 from ._config import CORE_SETTINGS, DRIVER_MAPPED, CoreConfig
 from ._locks import AbstractLock
-from ._pipeline import ExecuteChain, Pipelines, raise_closed
+from ._pipeline import ExecuteChain, Pipelines
 from ._selection import HostSelection
 from .driver import DriverDialect
 from .errors import ConfigurationError, InterfaceError
@@ -167,6 +168,8 @@ class Runtime:
         self.selection = HostSelection(lambda: self.pipelines, lambda: self.hosts, self.props)
         self.plugins: tuple[Plugin, ...] = ()
         self.chains: dict[DbApiMethod, ExecuteChain | None] = self.pipelines.execute
+        #: Core's work around network-bound calls on the current physical connection (None: nothing to do).
+        self.guard: CallGuard | None = None
 
     def _host_list_context(self) -> HostListContext:
         return HostListContext(
@@ -198,15 +201,64 @@ class Runtime:
         )
         plugins = [factory().create(context) for factory in factories]
         terminal: ExecuteChain | None = None
-        if self.config.socket_timeout is not None:
-            terminal = partial(_timed_call, self.config.socket_timeout, self)
+        timeout = self.config.socket_timeout
+        if timeout is not None:
+            terminal = partial(_timed_call, timeout, self)
         if not self.driver.serializes_calls:
             terminal = partial(_guarded_call, self, terminal or _plain_call)
         self.plugins = tuple(plugins)
         self.pipelines = Pipelines(
-            plugins, terminal, self.driver.network_bound_methods, closed=self._is_closed
+            plugins,
+            terminal,
+            self.driver.network_bound_methods,
+            closed=self._is_closed,
+            terminal_is_lock=timeout is None,
+            guard=self._current_guard,
         )
         self.chains = self.pipelines.execute
+        self._renew_guard(self._current)
+
+    # -- the call guard (see _calls.py) -------------------------------------------------------------------------
+    def run_call(self, method: DbApiMethod, target: object, call: Callable[[], Any]) -> Any:
+        """Run one DB-API call of the wrapper on ``target``: through its pipeline, core's call guard, or directly."""
+        chain = self.chains[method]
+        if chain is not None:
+            return chain(target, call)
+        guard = self.guard
+        if guard is None or method not in self.pipelines.fused:
+            return call()
+        return guard.run(method, target, call)
+
+    def _current_guard(self) -> CallGuard | None:
+        return self.guard
+
+    def _renew_guard(self, conn: RawConnection | None) -> None:
+        """A new :class:`CallGuard` for ``conn`` (called under the state lock when the connection changes)."""
+        pipes = self.pipelines
+        if not (pipes.fused or pipes.marks_calls):
+            self.guard = None
+            return
+        mark = source = None
+        if pipes.marks_calls:
+            mark = CallMark(conn)
+            status_source = getattr(self.driver, "transaction_status_source", None)
+            if conn is not None and status_source is not None:
+                source = status_source(conn)
+        lock = None if self.driver.serializes_calls else self.call_lock
+        self.guard = CallGuard(mark, source, lock, pipes.error_handlers, self._is_closed, self._busy)
+
+    def _busy(self) -> NoReturn:
+        if self.closed:
+            raise InterfaceError("the connection is closed")
+        raise InterfaceError(
+            f"the connection is in use by another thread: {self.driver.code} connections cannot be used by "
+            "two threads at once (DB-API threadsafety 1); give each thread its own connection"
+        )
+
+    @property
+    def call_mark(self) -> CallMark | None:
+        guard = self.guard
+        return None if guard is None else guard.mark
 
     def _is_closed(self) -> bool:
         return self.closed
@@ -247,6 +299,7 @@ class Runtime:
             with self._state_lock:
                 self._refuse_if_closed(conn)
                 self._current, self._current_host = conn, host
+                self._renew_guard(conn)
                 self.generation += 1
             CONNECTION_COUNTS.opened(host.url)
             self.pipelines.notify_connection_changed(frozenset({ConnectionChange.INITIAL_CONNECTION}))
@@ -262,6 +315,7 @@ class Runtime:
         with self._state_lock:
             self._refuse_if_closed(conn)
             self._current, self._current_host = conn, host
+            self._renew_guard(conn)
             self.generation += 1
         if old_host is not None:
             CONNECTION_COUNTS.closed(old_host.url)
@@ -299,7 +353,9 @@ class Runtime:
             if self.closed:
                 return False, None
             self.closed = True
-            self.generation += 1  # every cursor re-checks before its next call and finds the connection closed
+            self.generation += (
+                1  # every cursor re-checks before its next call and finds the connection closed
+            )
             self._closed_event.set()
             if self._current is not None and self._current_host is not None:
                 CONNECTION_COUNTS.closed(self._current_host.url)
@@ -622,12 +678,7 @@ def _guarded_call(runtime: Runtime, proceed: ExecuteChain, target: object, call:
     instead of corrupting the protocol stream (mysql-connector connections are not thread-safe)."""
     lock = runtime.call_lock
     if not lock.acquire(False):
-        if runtime.closed:
-            raise InterfaceError("the connection is closed")
-        raise InterfaceError(
-            f"the connection is in use by another thread: {runtime.driver.code} connections cannot be used by "
-            "two threads at once (DB-API threadsafety 1); give each thread its own connection"
-        )
+        runtime._busy()
     try:
         return proceed(target, call)
     except Exception as error:

@@ -90,6 +90,19 @@ class Plugin:
     #: It is then left out of calls the driver serves from memory, e.g. fetching from a psycopg client-side
     #: cursor, whose rows arrived with ``execute``.
     monitors_network: bool = False
+    #: ABI 1.1. True: core keeps ``context.connection.call_mark`` for this connection's network-bound calls (when
+    #: the outermost call started, and the driver's transaction status just before it), without entering this
+    #: plugin per call. For monitors that watch calls in flight from another thread (failure monitoring).
+    marks_calls: bool = False
+    #: ABI 1.1. DB-API calls whose errors reach :meth:`on_call_error`. Unlike ``subscribed_methods`` this costs
+    #: nothing per call that succeeds: when no plugin subscribes the call's ``execute``, core runs it inline.
+    error_methods: frozenset[DbApiMethod] = frozenset()
+
+    def on_call_error(self, method: DbApiMethod, target: object, error: Exception) -> None:
+        """ABI 1.1. A call of ``error_methods`` failed with ``error``; ``target`` is the driver connection or
+        cursor. Return to let the error propagate (to the next plugin's handler, then the application); raise
+        to replace it (``raise FailoverSuccessError(...) from error``). Handlers run in plugin order, at the
+        plugin's place in the ``execute`` pipeline when another plugin subscribes the call."""
 
     def execute(
         self, method: DbApiMethod, target: object, call: Callable[[], T], proceed: ExecuteProceed

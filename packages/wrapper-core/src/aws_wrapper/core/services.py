@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._calls import CallMark
 from .hostinfo import HostAvailability, HostInfo, HostRole
 from .plugin import Plugin, RawConnection
 from .telemetry import NULL_TELEMETRY, TelemetryFactory
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PluginContext",
     "ConnectionService",
+    "CallMark",
     "TopologyService",
     "HostListProvider",
     "ConnectorService",
@@ -172,6 +174,13 @@ class ConnectionService(Protocol):
         closed connection (no failover, no switch: ``set_current`` refuses) and gives up work in progress."""
         ...
 
+    @property
+    def call_mark(self) -> CallMark | None:
+        """ABI 1.1. The current physical connection's in-flight mark (a new object after every switch), kept by
+        core when a plugin of this connection has ``marks_calls``; None otherwise. Read ``since`` / ``status`` from
+        any thread; never write them."""
+        ...
+
     def hold(self) -> AbstractContextManager[None]:
         """``with connection.hold():`` around work on the connection after a call failed (a failover): close()
         from another thread then aborts the connection and waits (about a second at most) for the work to end;
@@ -248,9 +257,7 @@ class HostSelectionService(Protocol):
         a plugin of this connection handles through the ``accepts_strategy`` pipeline."""
         ...
 
-    def select(
-        self, role: HostRole, strategy: str, hosts: Sequence[HostInfo] | None = None
-    ) -> HostInfo:
+    def select(self, role: HostRole, strategy: str, hosts: Sequence[HostInfo] | None = None) -> HostInfo:
         """One host for ``role`` among ``hosts`` (default: the topology) that the connection's host filters
         allow and that is not marked down; raises ``NoHostAvailableError`` when there is none."""
         ...

@@ -334,7 +334,9 @@ class SessionState:
         )
 
 
-def read_field(driver: DriverDialect, conn: RawConnection, field: SessionField | CustomSessionField) -> object:
+def read_field(
+    driver: DriverDialect, conn: RawConnection, field: SessionField | CustomSessionField
+) -> object:
     """The value ``conn`` has now for ``field`` (a built-in one through the driver dialect)."""
     if field is SessionField.AUTOCOMMIT:
         return driver.get_autocommit(conn)

@@ -34,6 +34,7 @@ from aws_wrapper.core.host_list import AVAILABILITY
 from aws_wrapper.core.hostinfo import HostAvailability, HostInfo
 from aws_wrapper.core.monitors import MonitorService
 from aws_wrapper.core.plugin import RawConnection
+from aws_wrapper.core.services import CallMark
 
 from ._settings import EfmConfig
 
@@ -85,19 +86,31 @@ def _ref(obj: object) -> Callable[[], Any]:
 
 
 class Slot:
-    """The in-flight marker of one user connection, written by the hot path and read by the monitor thread.
+    """The in-flight marker of one user connection, read by the monitor thread.
 
-    ``since`` is the ``time.monotonic()`` at which the call in flight started, 0.0 when none is. The slot refers to
-    its connection and owner weakly; the monitor refers to the slot weakly.
+    ``since`` is the ``time.monotonic()`` at which the call in flight started, 0.0 when none is: core's
+    :class:`~aws_wrapper.core.services.CallMark` of the connection, which core keeps around every network-bound
+    call (the plugin has ``marks_calls``; it is not entered per call). The slot refers to its connection and owner
+    weakly; the monitor refers to the slot weakly.
     """
 
-    __slots__ = ("__weakref__", "_conn", "_owner", "aborted", "since")
+    __slots__ = ("__weakref__", "_conn", "_mark", "_owner", "aborted")
 
-    def __init__(self, conn: RawConnection | None = None, owner: Opener | None = None) -> None:
-        self.since = 0.0
+    def __init__(
+        self, conn: RawConnection | None = None, owner: Opener | None = None, mark: CallMark | None = None
+    ) -> None:
+        self._mark = CallMark(conn) if mark is None else mark
         self.aborted = 0.0  # ``since`` of the call whose connection the monitor aborted
         self._conn = _ref(conn)
         self._owner = _ref(owner)
+
+    @property
+    def since(self) -> float:
+        return self._mark.since
+
+    @since.setter
+    def since(self, value: float) -> None:
+        self._mark.since = value
 
     def connection(self) -> RawConnection | None:
         return self._conn()

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from aws_wrapper.core.errors import ConfigurationError
 from aws_wrapper.core.hostinfo import HostInfo
-from aws_wrapper.core.methods import DbApiMethod
 from aws_wrapper.core.monitors import MONITORS
 from aws_wrapper.core.plugin import (
     ConnectionChange,
     ConnectProceed,
-    ExecuteProceed,
     OldConnectionSuggestion,
     Plugin,
     PluginFactory,
@@ -36,9 +34,10 @@ _warned_drivers: set[str] = set()
 class HostMonitoringPlugin(Plugin):
     """Enhanced failure monitoring for one wrapper connection (see ``docs/efm.md``).
 
-    Per call it writes the call's start time into its slot and clears it afterwards; it takes no lock and
-    allocates nothing. The slot is registered with the monitor of the connection's host when the connection is
-    opened or replaced, and unregistered when the wrapper connection closes.
+    It is not entered per call: with ``marks_calls`` core keeps the connection's in-flight mark (the start time of
+    the call in flight) inline, and the slot the monitor reads is that mark. The slot is registered with the
+    monitor of the connection's host when the connection is opened or replaced, and unregistered when the wrapper
+    connection closes.
     """
 
     monitors_network = True  # not around fetches a driver serves from memory
@@ -52,20 +51,7 @@ class HostMonitoringPlugin(Plugin):
         self._slot = Slot()  # not watched by any monitor until a connection is open
         self._monitor: HostMonitor | None = None
         self._monitoring_props: dict[str, Any] | None = None
-        self.subscribed_methods = self._driver.network_bound_methods if config.enabled else frozenset()
-
-    # -- hot path -------------------------------------------------------------------------------------------
-    def execute(
-        self, method: DbApiMethod, target: object, call: Callable[[], T], proceed: ExecuteProceed
-    ) -> T:
-        slot = self._slot
-        if slot.since:  # nested inside a call already marked
-            return proceed(target, call)
-        slot.since = _monotonic()
-        try:
-            return proceed(target, call)
-        finally:
-            slot.since = 0.0
+        self.marks_calls = config.enabled  # core keeps context.connection.call_mark around every network call
 
     # -- connections ----------------------------------------------------------------------------------------
     def connect(
@@ -109,7 +95,8 @@ class HostMonitoringPlugin(Plugin):
         monitored = self._monitored_host(conn, host)
         cfg = self.config
         key: MonitorKey = (self._driver.code, monitored.url, *cfg.key)
-        slot = Slot(conn, self)
+        mark = self._context.connection.call_mark
+        slot = Slot(conn, self, mark if mark is not None and mark.connection is conn else None)
         while True:
             monitor = MONITORS.get_or_create(
                 MONITOR_KIND, key, lambda: HostMonitor(key, monitored, cfg, self._driver, MONITORS)

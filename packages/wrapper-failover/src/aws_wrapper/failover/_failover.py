@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 from aws_wrapper.core.errors import (
@@ -32,10 +32,7 @@ from aws_wrapper.core.errors import (
 from aws_wrapper.core.hostinfo import HostAvailability, HostInfo, HostRole
 from aws_wrapper.core.methods import DbApiMethod
 from aws_wrapper.core.plugin import (
-    ConnectionChange,
     ConnectProceed,
-    ExecuteProceed,
-    OldConnectionSuggestion,
     Plugin,
     PluginFactory,
     RawConnection,
@@ -53,7 +50,7 @@ from ._config import FAILOVER_SETTINGS, FailoverConfig, FailoverMode
 from ._search import CandidateSearch
 from ._select import check_strategy, check_strategy_of_connection
 from ._stale_dns import StaleDnsHelper
-from ._txstate import status_source, was_in_transaction
+from ._txstate import was_in_transaction
 
 __all__ = ["FailoverPlugin", "FailoverPluginFactory"]
 
@@ -82,12 +79,13 @@ class FailoverPlugin(Plugin):
             if kind is EndpointKind.READER_CLUSTER
             else FailoverMode.STRICT_WRITER
         )
-        self._status: Any = None  # psycopg's pgconn of the current connection (transaction status source)
-        self._tx_before: object = None
         self.failover_count = 0  # completed failovers of this connection (diagnostics)
         if self._active:
+            # Not entered per call: core runs the calls inline and hands their errors to on_call_error, and
+            # keeps the transaction status sampled before each call in context.connection.call_mark.
             network = context.dialects.driver.network_bound_methods
-            self.subscribed_methods = frozenset(network - _NEVER)
+            self.error_methods = frozenset(network - _NEVER)
+            self.marks_calls = True
 
     # -- extension point ------------------------------------------------------------------------------------
     def resolve_mode(self) -> FailoverMode:
@@ -98,18 +96,9 @@ class FailoverPlugin(Plugin):
         return self._config.mode or self._default_mode
 
     # -- pipelines ------------------------------------------------------------------------------------------
-    def execute(
-        self, method: DbApiMethod, target: object, call: Callable[[], T], proceed: ExecuteProceed
-    ) -> T:
-        status = self._status
-        if status is not None:
-            self._tx_before = status.transaction_status
-        try:
-            return proceed(target, call)
-        except Exception as error:
-            with self._ctx.connection.hold():  # close() from another thread waits for (and cancels) a failover
-                self._handle(error)
-            raise
+    def on_call_error(self, method: DbApiMethod, target: object, error: Exception) -> None:
+        with self._ctx.connection.hold():  # close() from another thread waits for (and cancels) a failover
+            self._handle(error)
 
     def connect(
         self, host: HostInfo, props: Mapping[str, Any], initial: bool, proceed: ConnectProceed
@@ -128,12 +117,6 @@ class FailoverPlugin(Plugin):
             if not self._ctx.dialects.errors.is_network_error(error):
                 raise
             return self._connect_failover(host, error)
-
-    def notify_connection_changed(self, changes: frozenset[ConnectionChange]) -> OldConnectionSuggestion:
-        conn = self._ctx.connection.current_connection
-        self._status = None if conn is None else status_source(conn)
-        self._tx_before = None
-        return OldConnectionSuggestion.NO_OPINION
 
     # -- failover -------------------------------------------------------------------------------------------
     def _handle(self, error: Exception) -> None:
@@ -187,7 +170,9 @@ class FailoverPlugin(Plugin):
         deadline = started + self._config.timeout
         old = ctx.connection.current_connection
         old_host = ctx.connection.current_host
-        in_tx = old is not None and was_in_transaction(self._tx_before, ctx.connection.is_in_transaction)
+        mark = ctx.connection.call_mark
+        sampled = mark.status if mark is not None and mark.connection is old else None
+        in_tx = old is not None and was_in_transaction(sampled, ctx.connection.is_in_transaction)
         if network and old_host is not None:
             ctx.topology.set_availability(old_host.all_aliases, HostAvailability.UNAVAILABLE)
         if old is not None:
@@ -208,7 +193,9 @@ class FailoverPlugin(Plugin):
             if ctx.connection.closed:
                 if found is not None:
                     ctx.dialects.driver.close(found[1])
-                logger.info("failover abandoned after %.3f s: the connection was closed", time.monotonic() - started)
+                logger.info(
+                    "failover abandoned after %.3f s: the connection was closed", time.monotonic() - started
+                )
                 _raise_closed(error)
             if found is None:
                 break

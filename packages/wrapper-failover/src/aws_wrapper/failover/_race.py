@@ -109,7 +109,9 @@ def race(
             if remaining <= 0 or (cancelled is not None and cancelled()):
                 break
             try:
-                outcome = state.results.get(timeout=remaining if cancelled is None else min(remaining, _SLICE))
+                outcome = state.results.get(
+                    timeout=remaining if cancelled is None else min(remaining, _SLICE)
+                )
             except queue.Empty:
                 if cancelled is not None and time.monotonic() < limit and not cancelled():
                     continue

@@ -26,7 +26,9 @@ def check_strategy(strategy: str, setting: str) -> None:
     """Syntax only, before connecting: a strategy may be provided by a plugin of the connection, which is
     checked once the pipeline exists (:func:`check_strategy_of_connection`)."""
     if not _name(strategy):
-        raise ConfigurationError(f"invalid value {strategy!r} for setting {setting!r}: a strategy name is required")
+        raise ConfigurationError(
+            f"invalid value {strategy!r} for setting {setting!r}: a strategy name is required"
+        )
 
 
 def check_strategy_of_connection(context: PluginContext, strategy: str, setting: str) -> None:

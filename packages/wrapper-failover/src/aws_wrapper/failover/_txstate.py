@@ -9,25 +9,11 @@ last known status after a failure, so no sampling is needed there.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-__all__ = ["status_source", "was_in_transaction"]
+__all__ = ["was_in_transaction"]
 
 # libpq PGTransactionStatusType
 _IDLE, _ACTIVE, _INTRANS, _INERROR, _UNKNOWN = range(5)
-
-
-def status_source(conn: Any) -> Any:
-    """The object whose ``transaction_status`` attribute is libpq's status of ``conn`` (psycopg's ``pgconn``),
-    or None for other drivers."""
-    pgconn = getattr(conn, "pgconn", None)
-    if pgconn is None:
-        return None
-    try:
-        int(pgconn.transaction_status)
-    except Exception:
-        return None
-    return pgconn
 
 
 def was_in_transaction(sampled: object, fallback: Callable[[], bool]) -> bool:

@@ -115,6 +115,10 @@ class DriverDialect(Protocol):
         exceeded and the driver's network error propagates."""
         ...
 
+    # Optional: ``transaction_status_source(conn) -> object | None`` -- an object whose ``transaction_status``
+    # attribute is the driver's transaction status (psycopg's ``pgconn``), read before each network-bound call
+    # into ``CallMark.status`` when a plugin marks calls; without it the status stays None.
+
     # Optional: ``fetches_locally(cursor) -> bool`` -- True when fetching from this driver cursor never waits on
     # the network (its rows arrived with ``execute``); plugins with ``monitors_network`` then skip its fetches.
 

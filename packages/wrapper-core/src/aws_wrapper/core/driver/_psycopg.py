@@ -64,6 +64,7 @@ def _seconds(value: float) -> int:
 #: Creating a psycopg cursor never touches the network (a named cursor is declared by its first execute).
 _PSYCOPG_NETWORK_BOUND = NETWORK_BOUND_METHODS - {DbApiMethod.CONNECTION_CURSOR}
 
+
 class PsycopgDialect(DialectCommon):
     """psycopg 3 (sync ``psycopg.Connection`` and subclasses)."""
 
@@ -139,6 +140,11 @@ class PsycopgDialect(DialectCommon):
 
     def is_closed(self, conn: RawConnection) -> bool:
         return bool(conn.closed)
+
+    def transaction_status_source(self, conn: RawConnection) -> Any:
+        """libpq's connection (``pgconn``): reading its ``transaction_status`` costs no Python frame. Core samples
+        it before each network-bound call for plugins that mark calls (see ``CallMark.status``)."""
+        return getattr(conn, "pgconn", None)
 
     def is_in_transaction(self, conn: RawConnection) -> bool:
         # INTRANS, INERROR, ACTIVE, and UNKNOWN (a broken connection: whether a transaction was lost is unknown).
