@@ -13,6 +13,9 @@ give the wrapper's own cost without any I/O, and from it a noise-free model of t
 ``import aws_wrapper.core`` vs ``import psycopg`` in fresh interpreters (median of 7) and the number of threads alive
 after ``import aws_wrapper.core``.
 
+Then, when valgrind is installed, the instructions the wrapper adds per query on the same connection (psycopg),
+counted by callgrind: a figure that does not move with the machine's load, unlike CPU time.
+
 Options: ``--seconds=N`` (time per driver, default 14), ``--pg=DSN``, ``--mysql=KEY=VALUE...`` (conninfo form).
 Servers default to 127.0.0.1:5432 (user postgres, dbname postgres) and 127.0.0.1:3306 (root, database test).
 """
@@ -20,9 +23,13 @@ Servers default to 127.0.0.1:5432 (user postgres, dbname postgres) and 127.0.0.1
 from __future__ import annotations
 
 import gc
+import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -353,6 +360,75 @@ def bench_stub() -> None:
         print(f"  {'plugins=' + repr(plugins):<40} {cost:+7.0f} ns/query over the raw driver")
 
 
+_COUNT_CHILD = """
+import gc, sys
+import psycopg
+from aws_wrapper.core import AwsWrapperConnection
+variant, n = sys.argv[1], int(sys.argv[2])
+extra = {{"plugins": ""}} if variant.startswith("empty") else {{}}
+conn = AwsWrapperConnection.connect(psycopg.Connection.connect, {dsn!r}, **extra)
+conn.autocommit = True
+cur = conn.cursor() if variant.endswith("wrapper") else conn.target_connection.cursor()
+execute, fetchone = cur.execute, cur.fetchone
+for _ in range(300):
+    execute("SELECT 1"); fetchone()
+gc.collect(); gc.disable()
+for _ in range(n):
+    execute("SELECT 1"); fetchone()
+conn.close()
+"""
+
+
+def _instructions(dsn: str, variant: str, n: int) -> int:
+    """User-space instructions of the main thread of a child process that runs ``n`` queries (valgrind's callgrind
+    counts them exactly, whatever else the machine is doing; the monitors' threads are left out)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--separate-threads=yes",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                "-c",
+                _COUNT_CHILD.format(dsn=dsn),
+                variant,
+                str(n),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+        with open(f"{out}-01") as main_thread:
+            match = re.search(r"^totals: (\d+)", main_thread.read(), re.MULTILINE)
+        if match is None:
+            raise RuntimeError(f"no instruction total in {out}-01")
+        return int(match.group(1))
+
+
+def bench_instructions(dsn: str, low: int = 500, high: int = 4500) -> None:
+    """Instructions the wrapper adds per query on the same physical connection (psycopg), counted by callgrind:
+    (count at ``high`` queries - count at ``low``) / (high - low) per variant, wrapper minus driver. Unlike CPU time
+    this does not move with the machine's load; it is the figure to compare commits by."""
+    if shutil.which("valgrind") is None:
+        print("\ninstructions per query: skipped (valgrind not installed)")
+        return
+    print(f"\ninstructions per query (callgrind, psycopg, same connection, {high - low} queries counted)")
+    per: dict[str, float] = {}
+    for variant in ("empty-driver", "empty-wrapper", "defaults-driver", "defaults-wrapper"):
+        per[variant] = (_instructions(dsn, variant, high) - _instructions(dsn, variant, low)) / (high - low)
+    for label in ("empty", "defaults"):
+        added = per[f"{label}-wrapper"] - per[f"{label}-driver"]
+        name = 'plugins=""' if label == "empty" else "defaults"
+        print(
+            f"  wrapper {name:<12} {per[label + '-wrapper']:8.0f} vs the driver {per[label + '-driver']:8.0f}:"
+            f" {added:+6.0f} instructions/query",
+            flush=True,
+        )
+
+
 _IMPORT_TIME = (
     "import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
 )
@@ -402,6 +478,7 @@ def main(argv: list[str]) -> int:
     runs: list[tuple[str, Callable[[], None]]] = [
         ("in-memory driver", bench_stub),
         ("psycopg", lambda: bench_psycopg(pg, seconds)),
+        ("instructions", lambda: bench_instructions(pg)),
         ("mysql-connector C extension", lambda: bench_mysql(my, seconds * 0.6, use_pure=False)),
         ("mysql-connector pure Python", lambda: bench_mysql(my, seconds * 0.6, use_pure=True)),
     ]

@@ -2,7 +2,7 @@
 imports ``aws_advanced_python_wrapper.sqlalchemy_dialects``, ``...django.backends.mysql_connector``, ...). The
 fixture distribution aws-wrapper-test-compat-extension (tests-integration/fixtures/compat-extension) ships
 ``aws_advanced_python_wrapper/test_extension.py`` and ``.../test_extension_pkg/backends.py`` from its own source
-directory (an editable install), found through the ``pkgutil.extend_path`` of core's ``__init__``."""
+directory (an editable install), found through the ``__path__`` extension of core's ``__init__``."""
 
 from __future__ import annotations
 

@@ -9,12 +9,14 @@ This package holds no logic: everything is re-exported from :mod:`aws_wrapper.co
 Other distributions may add modules to it (``aws_advanced_python_wrapper.sqlalchemy_dialects``,
 ``aws_advanced_python_wrapper.django.backends.mysql_connector``, ...) by shipping them under
 ``aws_advanced_python_wrapper/`` without an ``__init__.py``: a wheel installs them into this package's directory, and
-``pkgutil.extend_path`` below finds them in any other ``sys.path`` entry (editable installs, source checkouts).
+the ``__path__`` extension below finds them in any other ``sys.path`` entry (editable installs, source checkouts),
+as ``pkgutil.extend_path`` would, without importing pkgutil.
 """
 
 from __future__ import annotations
 
-from pkgutil import extend_path
+import os
+import sys
 
 from aws_wrapper.core import (
     BINARY,
@@ -50,7 +52,21 @@ from aws_wrapper.core import (
     threadsafety,
 )
 
-__path__ = extend_path(__path__, __name__)  # submodules shipped by other distributions (see above)
+
+def _extend_path(path: list[str]) -> list[str]:
+    """``path`` plus every ``aws_advanced_python_wrapper`` directory on ``sys.path`` (pkgutil.extend_path's rule for
+    plain directories)."""
+    extended = list(path)
+    for entry in sys.path:
+        if not isinstance(entry, str) or not os.path.isdir(entry):
+            continue
+        candidate = os.path.join(entry, __name__)
+        if candidate not in extended and os.path.isdir(candidate):
+            extended.append(candidate)
+    return extended
+
+
+__path__ = _extend_path(__path__)  # submodules shipped by other distributions (see above)
 
 __all__ = [
     "AwsWrapperConnection",

@@ -39,15 +39,17 @@ class CallMark:
     ``since`` is the ``time.monotonic()`` at which the outermost call in flight started, 0.0 when none is;
     ``status`` the driver's transaction status sampled just before that call (psycopg: ``pgconn.transaction_status``;
     None when the driver has no cheap source), kept after the call ends so that an error handler can read it.
-    ``connection`` is the physical connection the mark belongs to.
+    ``connection`` is the physical connection the mark belongs to; ``live`` turns False once the wrapper connection
+    has replaced it or was closed (cursors bound to it then rebind or refuse).
     """
 
-    __slots__ = ("__weakref__", "connection", "since", "status")
+    __slots__ = ("__weakref__", "connection", "live", "since", "status")
 
     def __init__(self, connection: object = None) -> None:
         self.connection = connection
         self.since = 0.0
         self.status: object = None
+        self.live = True
 
 
 class CallGuard:

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from ._config import CoreConfig
-from ._cursor import AwsWrapperCursor
+from ._cursor import AwsWrapperCursor, new_cursor
 from ._runtime import Runtime
 from .conninfo import parse_conninfo
 from .driver import ISOLATION_LEVELS, driver_dialect_for
@@ -114,7 +114,7 @@ class AwsWrapperConnection:
     def cursor(self, *args: Any, **kwargs: Any) -> AwsWrapperCursor:
         if self.closed:
             raise InterfaceError("the connection is closed")
-        return AwsWrapperCursor(self, args, kwargs)
+        return new_cursor(self, args, kwargs)
 
     def execute(self, query: Any, params: Any = None, *args: Any, **kwargs: Any) -> AwsWrapperCursor:
         """Shortcut (as psycopg's ``Connection.execute``): a new cursor that ran ``query``."""

@@ -45,6 +45,7 @@ class AwsWrapperCursor:
         "_g_execute",
         "_gen",
         "_kwargs",
+        "_mark",
         "_p_executemany",
         "_p_fetchall",
         "_p_fetchmany",
@@ -69,8 +70,9 @@ class AwsWrapperCursor:
         self._gen = -1
         self._raw: Any = None
         self._open_raw()
-        if type(self) is AwsWrapperCursor:
-            self.__class__ = _forwarding_class(type(self._raw))
+        base = type(self)
+        if base in _MODES:
+            self.__class__ = _forwarding_class(base, type(self._raw))
 
     def _open_raw(self) -> None:
         rt = self._rt
@@ -89,6 +91,7 @@ class AwsWrapperCursor:
         fused = rt.pipelines.fused
         self._x_execute = chains[_M.CURSOR_EXECUTE]
         self._g_execute = guard if _M.CURSOR_EXECUTE in fused else None
+        self._mark = None if guard is None else guard.mark
         self._p_executemany = _path(chains, fused, guard, _M.CURSOR_EXECUTEMANY)
         fetches_locally = getattr(rt.driver, "fetches_locally", None)
         if fetches_locally is not None and fetches_locally(raw):
@@ -299,21 +302,102 @@ def _path(
     return partial(guard.run, method)
 
 
-_FORWARDING: dict[type, type[AwsWrapperCursor]] = {}
+class _DirectCursor(AwsWrapperCursor):
+    """The cursor of a wrapper connection without plugins (and a driver with its own call lock): nothing can
+    replace its physical connection, so ``fetchone`` is the driver cursor's own bound method, held in a slot, and
+    ``execute`` only checks that the connection is still open."""
+
+    __slots__ = ("fetchone",)  # shadows AwsWrapperCursor.fetchone on purpose
+
+    def __init__(
+        self, connection: AwsWrapperConnection, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        super().__init__(connection, args, kwargs)
+        fetchone = getattr(self._raw, "fetchone", None)
+        if fetchone is not None:
+            self.fetchone = fetchone  # type: ignore[method-assign]
+
+    def execute(self, query: Any, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if self._gen != self._rt.generation:
+            self._rebind()  # raises: only close() changes the generation of a connection without plugins
+        raw = self._raw
+        result = raw.execute(query, params, *args, **kwargs) if args or kwargs else raw.execute(query, params)
+        return self if result is raw else result
+
+
+class _InlineCursor(AwsWrapperCursor):
+    """The cursor when the only work around ``execute`` is core's call guard without a call lock (the default
+    plugins on psycopg): the guard runs inline, checked through the connection's mark (``live``)."""
+
+    __slots__ = ()
+
+    def execute(self, query: Any, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        mark = self._mark
+        if mark is None or not mark.live or mark.since or args or kwargs:
+            # replaced or closed connection (rebinds or raises), a nested call, or extra arguments
+            return AwsWrapperCursor.execute(self, query, params, *args, **kwargs)
+        raw = self._raw
+        source: Any = self._g_execute.source  # type: ignore[union-attr]
+        if source is not None:
+            mark.status = source.transaction_status
+        mark.since = _monotonic()
+        try:
+            result = raw.execute(query, params)
+        except Exception as error:
+            mark.since = 0.0
+            self._g_execute.failed(_M.CURSOR_EXECUTE, raw, error)  # type: ignore[union-attr]
+        mark.since = 0.0
+        return self if result is raw else result
+
+    def fetchone(self) -> Any:
+        mark = self._mark
+        if mark is None or not mark.live:
+            return AwsWrapperCursor.fetchone(self)
+        raw = self._raw
+        path = self._p_fetchone
+        return raw.fetchone() if path is None else path(raw, raw.fetchone)
+
+
+_MODES = (AwsWrapperCursor, _DirectCursor, _InlineCursor)
+
+
+def new_cursor(
+    connection: AwsWrapperConnection, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> AwsWrapperCursor:
+    """A cursor of ``connection``, of the fastest class that is correct for it (the mode depends on the plugins
+    and the driver, fixed for the connection's life)."""
+    rt = connection._rt
+    guard = rt.guard
+    cls: type[AwsWrapperCursor] = AwsWrapperCursor
+    if not rt.plugins and guard is None and rt.chains[_M.CURSOR_FETCHONE] is None:
+        cls = _DirectCursor
+    elif (
+        guard is not None
+        and guard.lock is None
+        and guard.mark is not None
+        and rt.chains[_M.CURSOR_EXECUTE] is None
+        and _M.CURSOR_EXECUTE in rt.pipelines.fused
+    ):
+        cls = _InlineCursor
+    return cls(connection, args, kwargs)
+
+
+_FORWARDING: dict[tuple[type, type], type[AwsWrapperCursor]] = {}
 _FORWARDING_LOCK = threading.Lock()
 
 
-def _forwarding_class(raw_type: type) -> type[AwsWrapperCursor]:
-    """The subclass of :class:`AwsWrapperCursor` for driver cursors of ``raw_type``: a property per attribute of
-    the driver cursor that the wrapper does not define, reading and assigning it on the current driver cursor.
-    Made once per driver cursor class."""
-    cls = _FORWARDING.get(raw_type)
+def _forwarding_class(base: type[AwsWrapperCursor], raw_type: type) -> type[AwsWrapperCursor]:
+    """The subclass of ``base`` for driver cursors of ``raw_type``: a property per attribute of the driver cursor
+    that the wrapper does not define, reading and assigning it on the current driver cursor. Made once per driver
+    cursor class."""
+    key = (base, raw_type)
+    cls = _FORWARDING.get(key)
     if cls is not None:
         return cls
     with _FORWARDING_LOCK:
-        cls = _FORWARDING.get(raw_type)
+        cls = _FORWARDING.get(key)
         if cls is None:
-            own = set(dir(AwsWrapperCursor))
+            own = set(dir(base))
             names = sorted(
                 n for n in _attribute_names(raw_type) if not n.startswith(("__", "_abc_")) and n not in own
             )
@@ -322,8 +406,8 @@ def _forwarding_class(raw_type: type) -> type[AwsWrapperCursor]:
             namespace["__module__"] = AwsWrapperCursor.__module__
             namespace["__qualname__"] = AwsWrapperCursor.__qualname__
             namespace["__doc__"] = AwsWrapperCursor.__doc__
-            cls = type(AwsWrapperCursor.__name__, (AwsWrapperCursor,), namespace)
-            _FORWARDING[raw_type] = cls
+            cls = type(AwsWrapperCursor.__name__, (base,), namespace)
+            _FORWARDING[key] = cls
     return cls
 
 

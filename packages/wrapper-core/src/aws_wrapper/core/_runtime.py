@@ -235,6 +235,9 @@ class Runtime:
     def _renew_guard(self, conn: RawConnection | None) -> None:
         """A new :class:`CallGuard` for ``conn`` (called under the state lock when the connection changes)."""
         pipes = self.pipelines
+        old = self.guard
+        if old is not None and old.mark is not None:
+            old.mark.live = False
         if not (pipes.fused or pipes.marks_calls):
             self.guard = None
             return
