@@ -13,6 +13,7 @@ import pytest
 
 from aws_wrapper.core import AwsWrapperConnection, DbApiMethod
 from aws_wrapper.core._calls import CallGuard, CallMark
+from aws_wrapper.core._cursor import _DirectCursor, _InlineCursor
 from aws_wrapper.core._pipeline import Pipelines
 from aws_wrapper.core.errors import InterfaceError
 from aws_wrapper.core.methods import ALL_METHODS
@@ -230,6 +231,7 @@ def test_cursor_runs_marks_and_handlers_inline(fake_driver: FakeDriver, use_regi
     assert mark.connection is conn.target_connection
     physical: Any = conn.target_connection
     cur = conn.cursor()
+    assert isinstance(cur, _InlineCursor)  # the fake driver has its own call lock: the inline mode applies
     raw = cur.target_cursor
     during: list[float] = []
     original = raw.execute
@@ -289,6 +291,8 @@ def test_wrapper_cursor_forwards_driver_attributes_without_getattr(
     use_registry()
     conn = AwsWrapperConnection.connect(fake_connect, host="h", plugins="")
     cur = conn.cursor()
+    assert isinstance(cur, _DirectCursor)
+    assert cur.fetchone == cur.target_cursor.fetchone  # the driver's own method, no wrapper code per fetch
     assert "__getattr__" not in {k for c in type(cur).__mro__ for k in vars(c)}
     assert cur.closed is False  # an instance attribute of the driver cursor, named in its __init__
     cur.execute("SELECT 1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -38,11 +39,14 @@ class FakeCluster:
         self.queries: Counter[str] = Counter()
         self.connects: Counter[str] = Counter()
         self.extra: dict[str, list[tuple[Any, ...]] | Exception] = {}
+        self.topology_latency = 0.0  # seconds a topology query takes (outside the lock)
 
     def reported(self) -> str | None:
         return self.reported_writer if self.reported_writer is not None else self.writer
 
     def answer(self, instance: str, sql: str, dialect: Dialect) -> list[tuple[Any, ...]]:
+        if self.topology_latency and sql == dialect.topology_query:
+            time.sleep(self.topology_latency)
         with self.lock:
             self.queries[sql] += 1
             extra = self.extra.get(sql)

@@ -15,6 +15,7 @@ from dialects_fakes import FakeCluster, FakeConn, FakeConnector, FakeDriver, con
 from aws_wrapper.core.hostinfo import HostInfo
 from aws_wrapper.core.monitors import MonitorService
 from aws_wrapper.core.plugin import Plugin, RawConnection
+from aws_wrapper.core.records import replace
 from aws_wrapper.core.storage import STORAGE
 from aws_wrapper.dialects import AURORA_PG, TopologyHostListProvider
 from aws_wrapper.dialects._monitor import MONITOR_KIND
@@ -59,7 +60,7 @@ def _provider(
     props.setdefault("topology_refresh_ms", 30000)
     ctx = context(cluster, FakeDriver(), monitors, "a", **props)
     connector = CountingConnector(cluster, name)
-    ctx = type(ctx)(**{**{f: getattr(ctx, f) for f in ctx.__dataclass_fields__}, "connector": connector})
+    ctx = replace(ctx, connector=connector)
     provider = AURORA_PG.create_host_list_provider(ctx)
     assert isinstance(provider, TopologyHostListProvider)
     return provider, connector

@@ -93,8 +93,10 @@ def test_the_monitored_slot_is_the_connections_call_mark(runtime: FakeRuntime, h
     # a new physical connection: a new mark, and the plugin's slot follows it
     runtime.switch(host)
     plugin.notify_connection_changed(CHANGED)
-    assert runtime.call_mark is not mark
-    runtime.call_mark.since = 7.0
+    new_mark = runtime.call_mark
+    assert new_mark is not None
+    assert new_mark is not mark
+    new_mark.since = 7.0
     assert plugin._slot.since == 7.0
     assert mark.since == 0.0
 

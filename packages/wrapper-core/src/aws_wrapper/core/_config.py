@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 
+from .records import record, replace
 from .settings import Setting, boolean, number, optional, text
 
 #: Seconds allowed to open a connection when ``connect_timeout`` is not set (``connect_timeout=0``: no limit).
@@ -138,7 +138,7 @@ DRIVER_MAPPED = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CoreConfig:
     plugins: str | None
     auto_sort: bool

@@ -8,7 +8,6 @@ a connection URL value (``mysql://user:pw@host``) is masked too.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -49,9 +48,9 @@ def masked_props(props: Mapping[Any, Any]) -> dict[Any, Any]:
 
 
 def masked_dataclass_repr(obj: Any) -> str:
-    """The dataclass repr of ``obj`` with every mapping field shown through :func:`masked_props`."""
+    """The repr of the record or dataclass ``obj`` with every mapping field shown through :func:`masked_props`."""
     parts = []
-    for field in dataclasses.fields(obj):
+    for field in _fields(obj):
         if not field.repr:
             continue
         value = getattr(obj, field.name)
@@ -59,3 +58,13 @@ def masked_dataclass_repr(obj: Any) -> str:
             value = masked_props(value)
         parts.append(f"{field.name}={value!r}")
     return f"{type(obj).__qualname__}({', '.join(parts)})"
+
+
+def _fields(obj: Any) -> Any:
+    if hasattr(obj, "__record_fields__"):
+        from .records import fields
+
+        return fields(obj)
+    import dataclasses
+
+    return dataclasses.fields(obj)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+
+from .records import field, record, replace
 
 __all__ = ["HostRole", "HostAvailability", "HostInfo"]
 
@@ -19,7 +20,7 @@ class HostAvailability(enum.Enum):
     UNAVAILABLE = "unavailable"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostInfo:
     """An immutable description of one database instance. Use :meth:`with_` to derive a changed copy.
 
@@ -49,7 +50,7 @@ class HostInfo:
         return self.availability is HostAvailability.AVAILABLE
 
     def with_(self, **changes: object) -> HostInfo:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)
 
     def __str__(self) -> str:
         return f"{self.url} ({self.role.value}{'' if self.is_available else ', unavailable'})"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._calls import CallMark
 from .hostinfo import HostAvailability, HostInfo, HostRole
 from .plugin import Plugin, RawConnection
+from .records import record
 from .telemetry import NULL_TELEMETRY, TelemetryFactory
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class DatabaseDialect(Protocol):
     def create_host_list_provider(self, context: HostListContext) -> HostListProvider: ...
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class HostListContext:
     """What a dialect needs to build a host list provider for one wrapper connection."""
 
@@ -344,7 +344,7 @@ class SessionStateService(Protocol):
         ...
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class PluginContext:
     """Everything a plugin may use, handed to ``PluginFactory.create``."""
 

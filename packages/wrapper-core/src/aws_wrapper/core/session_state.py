@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from .hostinfo import HostInfo
 from .plugin import RawConnection
+from .records import field, record
 from .services import SessionField
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class _Missing:
 MISSING: Final = _Missing()
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class CustomSessionField:
     """A session field added by a plugin or the application (ABI 1.1).
 
@@ -158,7 +158,7 @@ class AttributeSessionField(CustomSessionField):
         return cls(name, read, apply, reset=reset)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConnectionSwitch:
     """One switch of the physical connection (ABI 1.1). During ``notify_connection_changed`` ``old`` is still open
     (rolled back when it was inside a transaction); afterwards it is reset and closed unless a plugin answered
@@ -169,7 +169,7 @@ class ConnectionSwitch:
     old_host: HostInfo | None = None
 
 
-@dataclass
+@record()
 class SessionValue:
     value: object | None = None  # current value set through the wrapper; None = never set
     pristine: object | None = None  # value the physical connection had before the first change
@@ -228,7 +228,7 @@ class SessionFields:
         return dict(SessionFields._fields)
 
 
-@dataclass
+@record()
 class SessionState:
     """The tracked fields of one wrapper connection (a snapshot when handed to a handler)."""
 

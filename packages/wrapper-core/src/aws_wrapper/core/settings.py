@@ -8,12 +8,12 @@ of secret settings, and of settings whose name says password, secret or token, a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from ._secrets import is_secret_key
 from .errors import ConfigurationError
+from .records import record
 
 __all__ = [
     "Setting",
@@ -35,7 +35,7 @@ _TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "off", "n", "f"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Setting(Generic[T]):
     name: str
     parse: Callable[[object], T]

@@ -5,10 +5,10 @@ queries the wrapper runs (topology, host id, role, writer id, ...). Derive a var
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_wrapper.core.host_list import StaticHostListProvider
+from aws_wrapper.core.records import field, record, replace
 from aws_wrapper.core.services import ErrorClassifier, HostListContext, HostListProvider
 
 from ._probe import Probe
@@ -25,7 +25,7 @@ class TopologyKind(enum.Enum):
     GLOBAL = "global"  # (instance id, is writer, visibility lag ms, region)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Dialect:
     """A database dialect (implements core's ``DatabaseDialect``).
 

@@ -14,10 +14,9 @@ from what the connection was opened with, so that two different clusters never s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aws_wrapper.core.errors import ConfigurationError
 from aws_wrapper.core.hostinfo import HostInfo
+from aws_wrapper.core.records import record
 
 from ._urls import RdsUrlType, is_ip_address, parse_endpoint
 
@@ -34,7 +33,7 @@ _FORBIDDEN = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostPattern:
     """Where an instance id becomes a host: ``host`` contains ``?``; ``port`` is None when not given."""
 

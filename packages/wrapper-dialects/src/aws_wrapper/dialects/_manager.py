@@ -144,19 +144,20 @@ class DialectManager:
         except Exception:
             return current
         result = start = current
+        answers: dict[str, list[tuple[Any, ...]] | None] = {}  # one answer per statement for this detection
         base = PG if driver.engine == "pg" else MYSQL
         # a guess from the host name is checked too: a name is not proof (upstream trusted it)
         if (
             isinstance(current, Dialect)
             and current is not base
             and current.probe.alternatives
-            and not run_probe(current.probe, driver, conn, timeout, current.code)
+            and not run_probe(current.probe, driver, conn, timeout, current.code, answers)
         ):
             if driver.is_closed(conn):
                 return current
             result = start = base
         for candidate in self.registry.candidates(start):
-            if run_probe(candidate.probe, driver, conn, timeout, candidate.code):
+            if run_probe(candidate.probe, driver, conn, timeout, candidate.code, answers):
                 result = candidate
                 break
             if driver.is_closed(conn):

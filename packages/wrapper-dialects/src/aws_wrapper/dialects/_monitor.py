@@ -273,7 +273,9 @@ class TopologyMonitor:
                         )
                     now = time.monotonic()
                     if cancelled is not None and cancelled():
-                        raise TimeoutError(f"waiting for a verified writer of {self.cluster_id!r} was cancelled")
+                        raise TimeoutError(
+                            f"waiting for a verified writer of {self.cluster_id!r} was cancelled"
+                        )
                     if self.stopped.is_set() or now >= deadline:
                         raise TimeoutError(
                             f"no verified writer for cluster {self.cluster_id!r} within {timeout:g} s"
@@ -561,9 +563,7 @@ class TopologyMonitor:
             return min(self.fast_poll_s, self.high_refresh_s)
         return self._probe_period(rnd)
 
-    def _adopt(
-        self, rnd: _Round, conn: RawConnection, host: HostInfo, topology: Topology, at: float
-    ) -> None:
+    def _adopt(self, rnd: _Round, conn: RawConnection, host: HostInfo, topology: Topology, at: float) -> None:
         rnd.finish()
         with self._cond:
             stale = rnd.epoch != self._epoch or self._stopping

@@ -9,11 +9,11 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from aws_wrapper.core.driver import DriverDialect
 from aws_wrapper.core.plugin import RawConnection
+from aws_wrapper.core.records import record
 
 __all__ = ["Check", "ProbeStep", "Probe", "run_probe", "truthy"]
 
@@ -30,7 +30,7 @@ class Check(enum.Enum):
     GREATER = "greater"  # the first row's `column` is a number greater than int(values[0])
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProbeStep:
     sql: str
     check: Check = Check.ANY_ROW
@@ -73,7 +73,7 @@ class ProbeStep:
         return False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Probe:
     """Matches when every step of at least one alternative matches. An empty probe never matches."""
 
@@ -105,11 +105,19 @@ def truthy(value: object) -> bool:
 
 
 def run_probe(
-    probe: Probe, driver: DriverDialect, conn: RawConnection, timeout: float, code: str = "?"
+    probe: Probe,
+    driver: DriverDialect,
+    conn: RawConnection,
+    timeout: float,
+    code: str = "?",
+    cache: dict[str, list[tuple[Any, ...]] | None] | None = None,
 ) -> bool:
     """Whether ``probe`` matches on ``conn``. Never raises for a failed query; never leaves a transaction open
-    that the probe opened (a probe is never run inside the application's transaction: see the caller)."""
-    cache: dict[str, list[tuple[Any, ...]] | None] = {}
+    that the probe opened (a probe is never run inside the application's transaction: see the caller).
+    ``cache`` holds the answers of statements already run on ``conn`` (shared by the probes of one detection, so
+    that a statement several dialects ask is sent once)."""
+    if cache is None:
+        cache = {}
     for steps in probe.alternatives:
         if steps and all(_step(step, driver, conn, timeout, cache, code) for step in steps):
             return True

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
 from aws_wrapper.core.errors import ConfigurationError
 from aws_wrapper.core.hostinfo import HostInfo
+from aws_wrapper.core.records import record, replace
 from aws_wrapper.core.settings import Setting, core_settings, integer, optional, text
 
 from ._hosts import HostPattern, default_pattern, derive_cluster_id
@@ -72,7 +72,7 @@ MONITORING_PREFIX = "topology-monitoring-"
 MONITORING_DEFAULTS = {"connect_timeout": 5, "socket_timeout": 5}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TopologyConfig:
     cluster_id: str
     pattern: HostPattern

@@ -6,12 +6,12 @@ import datetime
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from aws_wrapper.core.driver import DriverDialect
 from aws_wrapper.core.hostinfo import HostInfo, HostRole
 from aws_wrapper.core.plugin import RawConnection
+from aws_wrapper.core.records import field, record
 
 from ._dialect import Dialect, TopologyKind
 from ._hosts import HostPattern
@@ -19,7 +19,14 @@ from ._probe import truthy
 from ._settings import TopologyConfig
 from ._urls import RdsUrlType, is_ip_address, parse_endpoint
 
-__all__ = ["Topology", "TopologyError", "NoWriterError", "TopologyUnavailableError", "TopologyReader", "STATS"]
+__all__ = [
+    "Topology",
+    "TopologyError",
+    "NoWriterError",
+    "TopologyUnavailableError",
+    "TopologyReader",
+    "STATS",
+]
 
 
 class TopologyError(Exception):
@@ -56,7 +63,7 @@ class Stats:
 STATS = Stats()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Topology:
     """A valid topology: exactly one writer (``hosts[0]``), then the readers ordered by instance id."""
 

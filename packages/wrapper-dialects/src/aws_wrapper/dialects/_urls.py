@@ -17,8 +17,9 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+
+from aws_wrapper.core.records import record
 
 __all__ = ["RdsUrlType", "RdsEndpoint", "parse_endpoint", "instance_host_template", "is_ip_address"]
 
@@ -75,7 +76,7 @@ _ENDPOINT = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RdsEndpoint:
     """A parsed host name. For non-RDS names only ``host`` and ``type`` are set."""
 

@@ -26,7 +26,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aws_wrapper.core.driver import DriverDialect
@@ -34,6 +33,7 @@ from aws_wrapper.core.host_list import AVAILABILITY
 from aws_wrapper.core.hostinfo import HostAvailability, HostInfo
 from aws_wrapper.core.monitors import MonitorService
 from aws_wrapper.core.plugin import RawConnection
+from aws_wrapper.core.records import record
 from aws_wrapper.core.services import CallMark
 
 from ._settings import EfmConfig
@@ -120,7 +120,7 @@ class Slot:
         return owner
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MonitorStats:
     """A snapshot of one monitor (diagnostics and tests)."""
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
+from aws_wrapper.core.records import record, replace
 from aws_wrapper.core.settings import Setting, boolean, core_settings, integer
 
 __all__ = [
@@ -71,7 +71,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
 MONITOR_APPLICATION_NAME = "aws-wrapper-efm"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EfmConfig:
     """The parsed EFM settings of one wrapper connection. Times in milliseconds as configured; the properties
     give seconds."""

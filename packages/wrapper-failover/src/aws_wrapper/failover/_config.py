@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from aws_wrapper.core.records import record
 from aws_wrapper.core.settings import Setting, boolean, choice, integer, number, optional, text
 
 __all__ = [
@@ -105,7 +105,7 @@ FAILOVER_SETTINGS: tuple[Setting[Any], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FailoverConfig:
     enabled: bool
     mode: FailoverMode | None  # None: decided from the endpoint type
@@ -158,7 +158,7 @@ INITIAL_CONNECTION_SETTINGS: tuple[Setting[Any], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InitialConnectionConfig:
     reader_strategy: str
     retry_timeout: float  # seconds

@@ -13,10 +13,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from aws_wrapper.core.hostinfo import HostInfo, HostRole
+from aws_wrapper.core.records import record
 
 __all__ = ["Candidate", "Outcome", "race"]
 
@@ -25,13 +25,13 @@ logger = logging.getLogger("aws_wrapper.failover.failover_plugin")
 _SLICE = 0.05
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Candidate:
     host: HostInfo
     rank: int  # lower is preferred
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Outcome:
     """A finished attempt: ``conn`` and ``role`` on success, ``error`` otherwise."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +19,20 @@ def register_driver_dialect(dialect: DriverDialect) -> None:
     _custom.insert(0, dialect)
 
 
-def _builtin() -> list[DriverDialect]:
-    from ._mysql import MySqlConnectorDialect
-    from ._psycopg import PsycopgDialect
+def _builtin(every: bool = False) -> list[DriverDialect]:
+    """The built-in dialects; without ``every`` only those whose driver is imported (a connect function of a driver
+    that is not imported cannot be passed in, and importing the other dialect costs a psycopg user ~2 ms of cold
+    start)."""
+    found: list[DriverDialect] = []
+    if every or "psycopg" in sys.modules:
+        from ._psycopg import PsycopgDialect
 
-    return [PsycopgDialect(), MySqlConnectorDialect()]
+        found.append(PsycopgDialect())
+    if every or "mysql" in sys.modules:
+        from ._mysql import MySqlConnectorDialect
+
+        found.append(MySqlConnectorDialect())
+    return found
 
 
 def driver_dialect_for(connect_func: Callable[..., Any], forced: str | None = None) -> DriverDialect:
@@ -31,7 +41,7 @@ def driver_dialect_for(connect_func: Callable[..., Any], forced: str | None = No
         for dialect in _custom:
             if dialect.matches(connect_func):
                 return dialect
-    candidates = [*_custom, *_builtin()]
+    candidates = [*_custom, *_builtin(every=bool(forced))]
     if forced:
         for dialect in candidates:
             if dialect.code == forced.strip().lower():

@@ -33,7 +33,6 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._locks import AbstractLock
@@ -41,6 +40,7 @@ from .._watchdog import shutdown_socket_fd
 from ..hostinfo import HostInfo
 from ..methods import NETWORK_BOUND_METHODS, DbApiMethod
 from ..plugin import RawConnection
+from ..records import record
 from ._classify import MYSQL_ERRORS
 from ._common import DialectCommon
 from ._psycopg import canonical_isolation_level
@@ -65,7 +65,7 @@ _POLL_CLOSED = (
 )
 
 
-@dataclass
+@record()
 class _ConnState:
     """What this dialect knows about one connection (kept weakly, keyed by the connection)."""
 
