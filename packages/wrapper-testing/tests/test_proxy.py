@@ -372,15 +372,17 @@ def test_later_retarget_replaces_a_pending_one() -> None:
 
 
 def test_unreachable_target_resets_the_client(fault_proxy: FaultProxyFactory) -> None:
-    with socket.socket() as probe:  # a port with nobody listening
+    # a port with nobody listening, kept bound for the whole test so that no other process can take it meanwhile
+    # (a bound socket that does not listen refuses connections)
+    with socket.socket() as probe:
         probe.bind((LISTEN, 0))
         dead_port = probe.getsockname()[1]
-    proxy = fault_proxy(LISTEN, dead_port, listen_host=LISTEN)
-    with socket.create_connection((proxy.listen_host, proxy.listen_port), timeout=2) as raw:
-        raw.settimeout(2)
-        with contextlib.suppress(ConnectionResetError):
-            assert raw.recv(1) == b""
-    assert eventually(lambda: proxy.connection_count() == 0)
+        proxy = fault_proxy(LISTEN, dead_port, listen_host=LISTEN)
+        with socket.create_connection((proxy.listen_host, proxy.listen_port), timeout=2) as raw:
+            raw.settimeout(2)
+            with contextlib.suppress(ConnectionResetError):
+                assert raw.recv(1) == b""
+        assert eventually(lambda: proxy.connection_count() == 0)
 
 
 # -- lifecycle ----------------------------------------------------------------------------------------------------
