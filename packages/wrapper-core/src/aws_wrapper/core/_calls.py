@@ -121,6 +121,10 @@ class CallGuard:
                 lock.release()
         return self.failed(method, target, failure)
 
+    def busy(self) -> NoReturn:
+        """Raise the error for a call lock held by another thread (or a closed connection)."""
+        self._busy()
+
     def failed(self, method: DbApiMethod, target: object, error: Exception) -> NoReturn:
         """A call failed: the error handlers of ``method`` run in plugin order (one may raise a replacement,
         e.g. failover's FailoverSuccessError); an error of a connection closed meanwhile becomes the clear

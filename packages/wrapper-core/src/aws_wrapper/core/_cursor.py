@@ -43,6 +43,7 @@ class AwsWrapperCursor:
         "_args",
         "_conn",
         "_g_execute",
+        "_g_fetchone",
         "_gen",
         "_kwargs",
         "_mark",
@@ -98,6 +99,9 @@ class AwsWrapperCursor:
             # rows are in memory: no network monitoring, no guard around fetches
             chains, fused, guard = rt.pipelines.local, frozenset(), None
         self._p_fetchone = _path(chains, fused, guard, _M.CURSOR_FETCHONE)
+        self._g_fetchone = (
+            guard if chains[_M.CURSOR_FETCHONE] is None and _M.CURSOR_FETCHONE in fused else None
+        )
         self._p_fetchmany = _path(chains, fused, guard, _M.CURSOR_FETCHMANY)
         self._p_fetchall = _path(chains, fused, guard, _M.CURSOR_FETCHALL)
         self._p_next = _path(chains, fused, guard, _M.CURSOR_NEXT)
@@ -358,7 +362,71 @@ class _InlineCursor(AwsWrapperCursor):
         return raw.fetchone() if path is None else path(raw, raw.fetchone)
 
 
-_MODES = (AwsWrapperCursor, _DirectCursor, _InlineCursor)
+class _LockedCursor(AwsWrapperCursor):
+    """The cursor when the only work around ``execute`` / ``fetchone`` is core's call guard with the wrapper's call
+    lock (mysql-connector, which has no lock of its own): :meth:`CallGuard.run2` inline, one frame less."""
+
+    __slots__ = ()
+
+    def execute(self, query: Any, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        guard = self._g_execute
+        if guard is None or args or kwargs or self._gen != self._rt.generation:
+            return AwsWrapperCursor.execute(self, query, params, *args, **kwargs)
+        raw = self._raw
+        lock: Any = guard.lock
+        if not lock.acquire(False):
+            guard.busy()
+        failure = None
+        try:
+            mark = guard.mark
+            if mark is None or mark.since:
+                result = raw.execute(query, params)
+            else:
+                source: Any = guard.source
+                if source is not None:
+                    mark.status = source.transaction_status
+                mark.since = _monotonic()
+                try:
+                    result = raw.execute(query, params)
+                finally:
+                    mark.since = 0.0
+        except Exception as error:
+            failure = error
+        finally:
+            lock.release()
+        if failure is not None:
+            guard.failed(_M.CURSOR_EXECUTE, raw, failure)
+        return self if result is raw else result
+
+    def fetchone(self) -> Any:
+        guard = self._g_fetchone
+        if guard is None or self._gen != self._rt.generation:
+            return AwsWrapperCursor.fetchone(self)
+        raw = self._raw
+        lock: Any = guard.lock
+        if not lock.acquire(False):
+            guard.busy()
+        failure = None
+        try:
+            mark = guard.mark
+            if mark is None or mark.since:
+                row = raw.fetchone()
+            else:
+                mark.since = _monotonic()
+                try:
+                    row = raw.fetchone()
+                finally:
+                    mark.since = 0.0
+        except Exception as error:
+            failure = error
+        finally:
+            lock.release()
+        if failure is not None:
+            guard.failed(_M.CURSOR_FETCHONE, raw, failure)
+        return row
+
+
+_MODES = (AwsWrapperCursor, _DirectCursor, _InlineCursor, _LockedCursor)
 
 
 def new_cursor(
@@ -379,6 +447,8 @@ def new_cursor(
         and _M.CURSOR_EXECUTE in rt.pipelines.fused
     ):
         cls = _InlineCursor
+    elif guard is not None and guard.lock is not None and rt.chains[_M.CURSOR_EXECUTE] is None:
+        cls = _LockedCursor
     return cls(connection, args, kwargs)
 
 
