@@ -18,6 +18,9 @@ variant first), as an installed application does; ``--no-bytecode`` keeps this e
 ``PYTHONDONTWRITEBYTECODE`` instead, so workspace sources are compiled on every start. Here the failover plugin
 connects to a plain server (no topology), so it does what it does on any first connect minus the topology query.
 
+When valgrind is installed, the instructions of the main thread of one run per variant (callgrind) follow: exact
+figures that do not move with the machine's load or page cache, unlike the times.
+
 Options: ``--runs=N``, ``--pg=DSN`` (default: host=127.0.0.1 port=5432 dbname=postgres user=postgres),
 ``--no-bytecode``.
 """
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -94,6 +99,55 @@ def _run(code: str, env: dict[str, str]) -> dict[str, float | bool]:
         raise RuntimeError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed")
     parsed: dict[str, float | bool] = json.loads(result.stdout.strip().splitlines()[-1])
     return parsed
+
+
+_COUNTED = (
+    "import psycopg",
+    "import psycopg, aws_advanced_python_wrapper",
+    "raw psycopg",
+    "wrapper plugins='failover'",
+    "wrapper default plugins",
+)
+
+
+def _count_instructions(
+    variants: dict[str, str], env: dict[str, str], failed: dict[str, str]
+) -> dict[str, int]:
+    """Instructions of each variant's main thread under valgrind's callgrind (with the warmed bytecode cache): a
+    figure that does not move with the machine's load or its page cache, unlike the times above."""
+    if shutil.which("valgrind") is None:
+        print("\ninstructions: skipped (valgrind not installed)")
+        return {}
+    counted: dict[str, int] = {}
+    for name in _COUNTED:
+        if name in failed:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "callgrind.out")
+            result = subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--separate-threads=yes",
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    "-c",
+                    variants[name],
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=600,
+                check=False,
+            )
+            if result.returncode != 0:
+                print(f"  {name}: not counted ({result.stderr.strip()[-200:]})")
+                continue
+            with open(f"{out}-01") as main_thread:
+                match = re.search(r"^totals: (\d+)", main_thread.read(), re.MULTILINE)
+            if match is not None:
+                counted[name] = int(match.group(1))
+    return counted
 
 
 def _option(argv: list[str], name: str, default: str) -> str:
@@ -175,6 +229,7 @@ def main(argv: list[str]) -> int:
                     continue
                 times[name].append(float(figures["ms"]))
                 boto3[name] = boto3[name] or bool(figures["boto3"])
+        counted = _count_instructions(variants, env, failed)
     finally:
         if cache is not None:
             cache.cleanup()
@@ -197,6 +252,15 @@ def main(argv: list[str]) -> int:
         if name not in ("import psycopg", "raw psycopg"):
             line += f"  boto3 imported: {'yes' if boto3[name] else 'no'}"
         print(line)
+    if counted:
+        print("\ninstructions of the main thread (callgrind; exact, whatever the machine's load)")
+        for name, count in counted.items():
+            line = f"  {name:<46} {count / 1e6:7.1f} M"
+            if name == "import psycopg, aws_advanced_python_wrapper" and "import psycopg" in counted:
+                line += f"  {(count - counted['import psycopg']) / 1e6:+6.1f} M vs import psycopg"
+            elif name.startswith("wrapper") and "raw psycopg" in counted:
+                line += f"  {(count - counted['raw psycopg']) / 1e6:+6.1f} M vs raw psycopg"
+            print(line)
     lazy = [n for n in ("wrapper plugins='failover'", "wrapper default plugins") if n not in failed]
     print(
         f"boto3 imported: {'yes' if any(boto3[n] for n in lazy) else 'no'} (plugins='failover' and the defaults)"
