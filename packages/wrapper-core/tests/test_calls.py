@@ -102,7 +102,7 @@ def test_guard_marks_the_call_in_flight_and_samples_the_status() -> None:
 
     def nested() -> float:
         outer = mark.since
-        guard.run2(_M.CURSOR_FETCHONE, object(), lambda a, b: seen.append(mark.since), 1, 2)
+        guard.run(_M.CURSOR_FETCHONE, object(), lambda: seen.append(mark.since))
         assert mark.since == outer  # the inner call did not clear the outer mark
         return outer
 

@@ -74,7 +74,9 @@ class CallGuard:
         self._busy = busy
 
     def run(self, method: DbApiMethod, target: object, call: Callable[[], T]) -> T:
-        """The generic form of what a cursor's compiled ``execute`` does inline."""
+        """Run ``call`` under the call lock (when the driver has none) with the in-flight mark kept, handing its
+        error to :meth:`failed`: the generic form of what the cursor's ``_InlineCursor`` / ``_LockedCursor`` paths
+        do inline."""
         lock = self.lock
         if lock is not None and not lock.acquire(False):
             self._busy()
@@ -88,30 +90,6 @@ class CallGuard:
             mark.since = _monotonic()
             try:
                 return call()
-            finally:
-                mark.since = 0.0
-        except Exception as error:
-            failure = error
-        finally:
-            if lock is not None:
-                lock.release()
-        return self.failed(method, target, failure)
-
-    def run2(self, method: DbApiMethod, target: object, fn: Callable[[Any, Any], T], a: Any, b: Any) -> T:
-        """:meth:`run` for ``fn(a, b)`` (``cursor.execute(query, params)``) without building a thunk."""
-        lock = self.lock
-        if lock is not None and not lock.acquire(False):
-            self._busy()
-        try:
-            mark = self.mark
-            if mark is None or mark.since:
-                return fn(a, b)
-            source = self.source
-            if source is not None:
-                mark.status = source.transaction_status  # type: ignore[attr-defined]
-            mark.since = _monotonic()
-            try:
-                return fn(a, b)
             finally:
                 mark.since = 0.0
         except Exception as error:

@@ -90,9 +90,6 @@ class AwsWrapperConnection:
     def _bind(self, rt: Runtime) -> None:
         self._rt = rt
         self.closed = False
-        chains = rt.chains
-        self._x_commit = chains[_M.CONNECTION_COMMIT]
-        self._x_rollback = chains[_M.CONNECTION_ROLLBACK]
 
     # -- DB-API ------------------------------------------------------------------------------------------------
     @property
@@ -124,27 +121,11 @@ class AwsWrapperConnection:
 
     def commit(self) -> None:
         conn = self._live()
-        chain = self._x_commit
-        if chain is not None:
-            chain(conn, conn.commit)
-            return
-        guard = self._rt.guard
-        if guard is None or _M.CONNECTION_COMMIT not in self._rt.pipelines.fused:
-            conn.commit()
-        else:
-            guard.run(_M.CONNECTION_COMMIT, conn, conn.commit)
+        self._rt.run_call(_M.CONNECTION_COMMIT, conn, conn.commit)
 
     def rollback(self) -> None:
         conn = self._live()
-        chain = self._x_rollback
-        if chain is not None:
-            chain(conn, conn.rollback)
-            return
-        guard = self._rt.guard
-        if guard is None or _M.CONNECTION_ROLLBACK not in self._rt.pipelines.fused:
-            conn.rollback()
-        else:
-            guard.run(_M.CONNECTION_ROLLBACK, conn, conn.rollback)
+        self._rt.run_call(_M.CONNECTION_ROLLBACK, conn, conn.rollback)
 
     def close(self) -> None:
         """Close the physical connection (restoring its pristine session state first when configured).

@@ -162,39 +162,25 @@ class AwsWrapperCursor:
         if chain is not None:
             call = partial(raw.execute, query, params, *args, **kwargs)
             result = chain(raw, call)
-        elif args or kwargs:
-            guard = self._g_execute
-            if guard is None:
-                result = raw.execute(query, params, *args, **kwargs)
-            else:
-                result = guard.run(
-                    _M.CURSOR_EXECUTE, raw, partial(raw.execute, query, params, *args, **kwargs)
-                )
         else:
             guard = self._g_execute
             if guard is None:
-                result = raw.execute(query, params)
-            elif guard.lock is not None:
-                result = guard.run2(_M.CURSOR_EXECUTE, raw, raw.execute, query, params)
+                result = (
+                    raw.execute(query, params, *args, **kwargs)
+                    if args or kwargs
+                    else raw.execute(query, params)
+                )
+            elif guard.mark is None and guard.lock is None and not (args or kwargs):
+                try:  # only error handlers: nothing to do unless the call fails
+                    result = raw.execute(query, params)
+                except Exception as error:
+                    guard.failed(_M.CURSOR_EXECUTE, raw, error)
             else:
-                # CallGuard.run2, inlined: the hot path of the default plugins on psycopg
-                mark = guard.mark
-                if mark is None or mark.since:
-                    try:
-                        result = raw.execute(query, params)
-                    except Exception as error:
-                        guard.failed(_M.CURSOR_EXECUTE, raw, error)
-                else:
-                    source = guard.source
-                    if source is not None:
-                        mark.status = source.transaction_status  # type: ignore[attr-defined]
-                    mark.since = _monotonic()
-                    try:
-                        result = raw.execute(query, params)
-                    except Exception as error:
-                        mark.since = 0.0
-                        guard.failed(_M.CURSOR_EXECUTE, raw, error)
-                    mark.since = 0.0
+                # the marked and locked paths run inline in _InlineCursor / _LockedCursor; they come here only for
+                # a rebind, a nested call or extra arguments
+                result = guard.run(
+                    _M.CURSOR_EXECUTE, raw, partial(raw.execute, query, params, *args, **kwargs)
+                )
         return self if result is raw else result
 
     def executemany(self, query: Any, params_seq: Any, *args: Any, **kwargs: Any) -> Any:
@@ -364,7 +350,7 @@ class _InlineCursor(AwsWrapperCursor):
 
 class _LockedCursor(AwsWrapperCursor):
     """The cursor when the only work around ``execute`` / ``fetchone`` is core's call guard with the wrapper's call
-    lock (mysql-connector, which has no lock of its own): :meth:`CallGuard.run2` inline, one frame less."""
+    lock (mysql-connector, which has no lock of its own): :meth:`CallGuard.run` inline, one frame less."""
 
     __slots__ = ()
 
@@ -412,6 +398,9 @@ class _LockedCursor(AwsWrapperCursor):
             if mark is None or mark.since:
                 row = raw.fetchone()
             else:
+                source: Any = guard.source
+                if source is not None:
+                    mark.status = source.transaction_status
                 mark.since = _monotonic()
                 try:
                     row = raw.fetchone()
