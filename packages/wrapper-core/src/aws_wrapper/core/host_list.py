@@ -13,7 +13,7 @@ from .plugin import RawConnection
 if TYPE_CHECKING:
     from .driver import DriverDialect
 
-__all__ = ["StaticHostListProvider", "AvailabilityRegistry", "AVAILABILITY", "reported_role"]
+__all__ = ["StaticHostListProvider", "AvailabilityRegistry", "AVAILABILITY", "reported_role", "truthy"]
 
 
 class AvailabilityRegistry:
@@ -105,7 +105,7 @@ class StaticHostListProvider:
             rows = self._driver.query(conn, query, timeout=self._timeout)
             if not rows or not rows[0]:
                 raise AwsWrapperError(f"the is-reader query {query!r} returned no row")
-            return HostRole.READER if _truthy(rows[0][0]) else HostRole.WRITER
+            return HostRole.READER if truthy(rows[0][0]) else HostRole.WRITER
         return reported_role(conn)
 
     def release_resources(self) -> None:
@@ -124,11 +124,12 @@ def reported_role(conn: RawConnection) -> HostRole:
         value = parameter_status("in_hot_standby")
     except Exception:  # e.g. a closed connection: no answer is no evidence
         return HostRole.WRITER
-    return HostRole.READER if _truthy(value) else HostRole.WRITER
+    return HostRole.READER if truthy(value) else HostRole.WRITER
 
 
-def _truthy(value: object) -> bool:
-    """Booleans as servers return them: True / 1 / '1' / 't' / 'true' / 'on' / b'1'."""
+def truthy(value: object) -> bool:
+    """Booleans as servers return them: True / 1 / '1' / 't' / 'true' / 'on' / b'1' (shared with the dialects'
+    probes and topology readers)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_wrapper.core.driver import DriverDialect
+from aws_wrapper.core.host_list import truthy
 from aws_wrapper.core.plugin import RawConnection
 from aws_wrapper.core.records import record
 
@@ -91,17 +92,6 @@ def _text(value: object) -> str:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", "replace")
     return str(value)
-
-
-def truthy(value: object) -> bool:
-    """Booleans as servers return them: True / 1 / '1' / 't' / 'true' / 'on' / b'1'."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return value != 0
-    if value is None:
-        return False
-    return _text(value).strip().lower() in ("1", "t", "true", "on", "yes", "y")
 
 
 def run_probe(
