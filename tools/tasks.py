@@ -101,9 +101,20 @@ def integration(args: list[str]) -> int:
     return _run_suites(["tests-integration"], extra, paths)
 
 
+def generate(args: list[str]) -> int:
+    """Regenerate the sync twins of the single-source async modules (``*_async.py`` -> ``*_sync.py``); with
+    ``--check``, only report stale ones."""
+    return _run(PY, str(ROOT / "tools" / "async_to_sync.py"), *args)
+
+
+def generated(_: list[str]) -> int:
+    """The staleness check of ``./dev test``: fails when a generated sync module differs from its async source."""
+    return generate(["--check"])
+
+
 def test(args: list[str]) -> int:
-    """The whole suite: lint, types, then every unit and integration test."""
-    for step in (lint, types):
+    """The whole suite: lint, the generated-code check, types, then every unit and integration test."""
+    for step in (lint, generated, types):
         if step([]) != 0:
             print(f"FAILED: {step.__name__}", flush=True)
             return 1
@@ -124,7 +135,7 @@ def shell(args: list[str]) -> int:
 
 
 TASKS: dict[str, Callable[[list[str]], int]] = {
-    f.__name__: f for f in (test, lint, types, unit, integration, bench, demo, shell)
+    f.__name__: f for f in (test, lint, generate, types, unit, integration, bench, demo, shell)
 }
 
 

@@ -1,6 +1,6 @@
 """Plugin ABI (major, minor) against the installed fixture distribution aws-wrapper-test-abi-versions
-(tests-integration/fixtures/abi-versions): core provides 1.1; plugins declaring 1.0 (``abi = 1``, as written for ABI
-1.0) and 1.1 load and run on a real PostgreSQL connection, 1.2 and 2.0 are refused naming the distribution, its
+(tests-integration/fixtures/abi-versions): core provides 1.2; plugins declaring 1.0 (``abi = 1``, as written for ABI
+1.0), 1.1 and 1.2 load and run on a real PostgreSQL connection, 1.3 and 2.0 are refused naming the distribution, its
 version and both ABI versions, and the refused ones do not keep the others from working."""
 
 from __future__ import annotations
@@ -26,14 +26,16 @@ def abi_dist() -> importlib.metadata.Distribution:
         pytest.fail(f"{DIST} is not installed: pip install -e tests-integration/fixtures/abi-versions")
 
 
-def test_core_provides_abi_1_1(abi_dist: importlib.metadata.Distribution) -> None:
-    assert PLUGIN_ABI == (1, 1)
+def test_core_provides_abi_1_2(abi_dist: importlib.metadata.Distribution) -> None:
+    assert PLUGIN_ABI == (1, 2)
     names = {ep.name for ep in abi_dist.entry_points if ep.group == ENTRY_POINT_GROUP}
-    assert names == {"test_abi_10", "test_abi_11", "test_abi_12", "test_abi_20"}
+    assert names == {"test_abi_10", "test_abi_11", "test_abi_12", "test_abi_13", "test_abi_20"}
 
 
-@pytest.mark.parametrize(("code", "abi"), [("test_abi_10", 1), ("test_abi_11", (1, 1))])
-def test_a_plugin_built_for_1_0_or_1_1_loads_and_runs(
+@pytest.mark.parametrize(
+    ("code", "abi"), [("test_abi_10", 1), ("test_abi_11", (1, 1)), ("test_abi_12", (1, 2))]
+)
+def test_a_plugin_built_for_1_0_1_1_or_1_2_loads_and_runs(
     abi_dist: importlib.metadata.Distribution, pg_dsn: str, code: str, abi: object
 ) -> None:
     from aws_wrapper_test_abi import CountingPlugin
@@ -54,17 +56,17 @@ def test_a_plugin_built_for_1_0_or_1_1_loads_and_runs(
         conn.close()
 
 
-@pytest.mark.parametrize(("code", "needs"), [("test_abi_12", "1.2"), ("test_abi_20", "2.0")])
-def test_a_plugin_needing_1_2_or_2_0_is_refused_naming_the_distribution_and_both_versions(
+@pytest.mark.parametrize(("code", "needs"), [("test_abi_13", "1.3"), ("test_abi_20", "2.0")])
+def test_a_plugin_needing_1_3_or_2_0_is_refused_naming_the_distribution_and_both_versions(
     abi_dist: importlib.metadata.Distribution, pg_dsn: str, code: str, needs: str
 ) -> None:
     with pytest.raises(PluginError) as info:
         AwsWrapperConnection.connect(psycopg.Connection.connect, pg_dsn, plugins=code)
     assert str(info.value) == (
         f"plugin {code!r} cannot be used: plugin {code!r} from {DIST} {abi_dist.version} needs plugin ABI {needs}, "
-        f"but aws-wrapper-core {__version__} provides 1.1; upgrade aws-wrapper-core"
+        f"but aws-wrapper-core {__version__} provides 1.2; upgrade aws-wrapper-core"
     )
-    assert abi_dist.version == "0.3.0"
+    assert abi_dist.version == "0.4.0"
 
 
 def test_refused_plugins_do_not_break_the_others(
@@ -72,7 +74,7 @@ def test_refused_plugins_do_not_break_the_others(
 ) -> None:
     from aws_wrapper_test_abi import CountingPlugin
 
-    for code in ("test_abi_12", "test_abi_20"):
+    for code in ("test_abi_13", "test_abi_20"):
         with pytest.raises(PluginError):
             REGISTRY.get(code)
     conn = AwsWrapperConnection.connect(

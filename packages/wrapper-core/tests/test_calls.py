@@ -12,7 +12,8 @@ from typing import Any, ClassVar, NoReturn, TypeVar
 import pytest
 
 from aws_wrapper.core import AwsWrapperConnection, DbApiMethod
-from aws_wrapper.core._calls import CallGuard, CallMark
+from aws_wrapper.core._calls import CallMark
+from aws_wrapper.core._chain_sync import CallGuard
 from aws_wrapper.core._cursor import _DirectCursor, _InlineCursor
 from aws_wrapper.core._pipeline import Pipelines
 from aws_wrapper.core.errors import InterfaceError

@@ -189,12 +189,12 @@ def test_duplicate_through_an_alias_is_detected(site: FakeSite) -> None:
     assert registry.get("other").code == "other"
 
 
-def test_plugin_abi_is_major_minor_1_1() -> None:
-    assert PLUGIN_ABI == (1, 1)
+def test_plugin_abi_is_major_minor_1_2() -> None:
+    assert PLUGIN_ABI == (1, 2)
     assert PluginFactory.abi == PLUGIN_ABI
 
 
-@pytest.mark.parametrize("abi", [1, (1, 0), (1, 1)])
+@pytest.mark.parametrize("abi", [1, (1, 0), (1, 1), (1, 2)])
 def test_same_major_and_a_minor_up_to_cores_loads(site: FakeSite, abi: object) -> None:
     site.dist(
         "acme-compatible", "0.3", {"compat": "Compat"}, site.factory_source("Compat", "compat", abi=abi)
@@ -205,7 +205,7 @@ def test_same_major_and_a_minor_up_to_cores_loads(site: FakeSite, abi: object) -
 @pytest.mark.parametrize(
     ("abi", "shown", "advice"),
     [
-        ((1, 2), "1.2", "upgrade aws-wrapper-core"),
+        ((1, 3), "1.3", "upgrade aws-wrapper-core"),
         ((2, 0), "2.0", "upgrade aws-wrapper-core"),
         (2, "2.0", "upgrade aws-wrapper-core"),
         (0, "0.0", "upgrade the plugin"),
@@ -222,7 +222,7 @@ def test_abi_mismatch_names_distribution_and_both_versions(
         registry.get("needy")
     assert str(info.value) == (
         f"plugin 'needy' cannot be used: plugin 'needy' from acme-abi 0.3 needs plugin ABI {shown}, "
-        f"but aws-wrapper-core {__version__} provides 1.1; {advice}"
+        f"but aws-wrapper-core {__version__} provides 1.2; {advice}"
     )
     assert registry.get("fine").code == "fine"
 
@@ -234,7 +234,7 @@ def test_malformed_abi_declaration_is_refused(site: FakeSite, abi: object) -> No
         site.registry().get("odd_abi")
     assert str(info.value) == (
         f"plugin 'odd_abi' cannot be used: plugin 'odd_abi' from acme-odd 0.1 declares plugin ABI {abi!r}, which "
-        f"is neither a major version (int) nor a (major, minor) tuple; aws-wrapper-core {__version__} provides 1.1"
+        f"is neither a major version (int) nor a (major, minor) tuple; aws-wrapper-core {__version__} provides 1.2"
     )
 
 
@@ -330,12 +330,12 @@ def test_listing_a_plugin_twice_is_an_error_even_under_another_spelling() -> Non
 
 
 def test_registered_factory_with_wrong_abi_is_refused() -> None:
-    registry = registry_with(recording_factory("future", 10, [], abi=(1, 2)))
+    registry = registry_with(recording_factory("future", 10, [], abi=(1, 3)))
     with pytest.raises(PluginError) as info:
         registry.get("future")
     assert str(info.value) == (
-        f"plugin 'future' cannot be used: plugin 'future' needs plugin ABI 1.2, but aws-wrapper-core "
-        f"{__version__} provides 1.1; upgrade aws-wrapper-core"
+        f"plugin 'future' cannot be used: plugin 'future' needs plugin ABI 1.3, but aws-wrapper-core "
+        f"{__version__} provides 1.2; upgrade aws-wrapper-core"
     )
 
 

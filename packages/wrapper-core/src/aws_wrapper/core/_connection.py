@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
+from types import ModuleType
 from typing import Any, TypeVar
 
 from ._config import CoreConfig
 from ._cursor import AwsWrapperCursor, new_cursor
 from ._runtime import Runtime
 from .conninfo import parse_conninfo
-from .driver import ISOLATION_LEVELS, driver_dialect_for
+from .driver import ISOLATION_LEVELS, DriverDialect, driver_dialect_for
 from .errors import AwsConnectError, ConfigurationError, InterfaceError
 from .methods import DbApiMethod
 from .plugin import Plugin
@@ -49,42 +50,9 @@ class AwsWrapperConnection:
         Wrapper settings and driver parameters share the same namespace; the wrapper removes its own settings
         before calling the driver.
         """
-        if target is None:
-            raise ConfigurationError(
-                "a target driver connect function is required, e.g. psycopg.Connection.connect"
-            )
-        if not callable(target):
-            raise ConfigurationError(f"target must be the driver's connect function, got {target!r}")
-        if args:
-            raise ConfigurationError(
-                "connect() takes the target, a conninfo string and keyword arguments only"
-            )
-        props: dict[str, Any] = parse_conninfo(conninfo)
-        props.update(kwargs)
-        config = CoreConfig.parse(props)
-        driver = driver_dialect_for(target, config.wrapper_driver_dialect)
-        factories = REGISTRY.resolve(config.plugins, auto_sort=config.auto_sort)
-        rt = Runtime(target, props, config, driver)
-        rt.install_plugins(factories)
+        rt = open_runtime(target, conninfo, args, kwargs, driver_dialect_for)
         self = AwsWrapperConnection.__new__(AwsWrapperConnection)
         self._bind(rt)
-        try:
-            rt.pipelines.init_host_provider(rt.props)
-            if rt.current_connection is None:
-                conn = rt.open_initial()
-                if conn is None:
-                    raise AwsConnectError(f"no connection could be opened to {rt.initial_host.url!r}")
-                rt.set_current(conn, rt.current_host or rt.reached_host(conn) or rt.initial_host)
-            try:
-                rt.refresh()
-            except Exception as exc:  # a topology that cannot be read yet must not fail the connect
-                logger.debug("initial topology refresh failed: %s", exc)
-        except BaseException:
-            try:
-                self.close()  # closes a physical connection already installed, and releases the plugins
-            except Exception as exc:
-                logger.debug("cleanup after a failed connect failed: %s", exc)
-            raise
         return self
 
     def _bind(self, rt: Runtime) -> None:
@@ -287,6 +255,70 @@ class AwsWrapperConnection:
         host = self._rt.current_host
         state = "closed" if self.closed else f"on {host.url if host else '?'}"
         return f"<AwsWrapperConnection {self._rt.driver.code} {state}>"
+
+
+def open_runtime(
+    target: Callable[..., Any] | None,
+    conninfo: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    driver_for: Callable[[Callable[..., Any], str | None], DriverDialect],
+    chains: ModuleType | None = None,
+) -> Runtime:
+    """Everything a wrapper connection's ``connect`` does, sync or async: check the arguments, parse the settings,
+    load the plugins, open and install the first physical connection and read the topology. On failure nothing
+    is left open. (An async connection runs this on a worker thread; its driver calls go to its event loop.)"""
+    if target is None:
+        raise ConfigurationError(
+            "a target driver connect function is required, e.g. psycopg.Connection.connect"
+        )
+    if not callable(target):
+        raise ConfigurationError(f"target must be the driver's connect function, got {target!r}")
+    if args:
+        raise ConfigurationError("connect() takes the target, a conninfo string and keyword arguments only")
+    props: dict[str, Any] = parse_conninfo(conninfo)
+    props.update(kwargs)
+    config = CoreConfig.parse(props)
+    driver = driver_for(target, config.wrapper_driver_dialect)
+    factories = REGISTRY.resolve(config.plugins, auto_sort=config.auto_sort)
+    rt = (
+        Runtime(target, props, config, driver)
+        if chains is None
+        else Runtime(target, props, config, driver, chains)
+    )
+    rt.install_plugins(factories)
+    try:
+        rt.pipelines.init_host_provider(rt.props)
+        if rt.current_connection is None:
+            conn = rt.open_initial()
+            if conn is None:
+                raise AwsConnectError(f"no connection could be opened to {rt.initial_host.url!r}")
+            rt.set_current(conn, rt.current_host or rt.reached_host(conn) or rt.initial_host)
+        try:
+            rt.refresh()
+        except Exception as exc:  # a topology that cannot be read yet must not fail the connect
+            logger.debug("initial topology refresh failed: %s", exc)
+    except BaseException:
+        try:
+            close_runtime(rt)  # closes a physical connection already installed, and releases the plugins
+        except Exception as exc:
+            logger.debug("cleanup after a failed connect failed: %s", exc)
+        raise
+    return rt
+
+
+def close_runtime(rt: Runtime) -> None:
+    """Close a wrapper connection's physical connection and release its plugins, outside any pipeline (after a
+    failed connect, or an async connection cancelled while it connected). The first close wins."""
+    first, conn = rt.begin_close()
+    if not first:
+        return
+    try:
+        if conn is not None:
+            rt.drain(conn, CLOSE_WAIT)
+            rt.dispose(conn)
+    finally:
+        rt.release()
 
 
 def _canonical_isolation(value: object) -> str:

@@ -1,7 +1,7 @@
 """The wrapper cursor. Hot path: a bypassed method costs one attribute read and one call more than the driver.
 
 Each call compiles, per cursor and physical connection, to one of three paths: the driver call itself (nothing to
-do), core's inline call guard (in-flight mark, error handlers, call lock: see ``_calls.py``), or the plugins'
+do), core's inline call guard (in-flight mark, error handlers, call lock: see ``_chain_async.py``), or the plugins'
 ``execute`` pipeline. The class defines no ``__getattr__`` (CPython cannot specialize attribute access on a class
 that has one, which cost every call several hundred nanoseconds): attributes of the driver cursor the wrapper does
 not define are forwarded by properties of a subclass made once per driver cursor class.
@@ -20,7 +20,7 @@ from .errors import InterfaceError
 from .methods import DbApiMethod
 
 if TYPE_CHECKING:
-    from ._calls import CallGuard
+    from ._chain_sync import CallGuard
     from ._connection import AwsWrapperConnection
     from ._pipeline import ExecuteChain
 

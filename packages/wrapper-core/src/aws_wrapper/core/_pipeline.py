@@ -8,15 +8,16 @@ Nothing is allocated per call except the driver-call thunk.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import Any, TypeVar
 
-from ._calls import CallGuard, ErrorHandler, error_link, mark_link, raise_closed
+from . import _chain_sync
+from ._chain_sync import CallGuard, ErrorHandler
 from .hostinfo import HostInfo, HostRole
 from .methods import DbApiMethod
 from .plugin import (
     ConnectionChange,
     ConnectProceed,
-    ExecuteProceed,
     HostChange,
     OldConnectionSuggestion,
     Plugin,
@@ -26,10 +27,6 @@ from .plugin import (
 T = TypeVar("T")
 ExecuteChain = Callable[[object, Callable[[], Any]], Any]
 ConnectTerminal = Callable[[HostInfo, Mapping[str, Any], bool], RawConnection]
-
-
-def _terminal(target: object, call: Callable[[], T]) -> T:
-    return call()
 
 
 class _ConnectLink:
@@ -54,57 +51,6 @@ LOCAL_CAPABLE = frozenset(
 )
 
 
-def _link(plugin: Plugin, method: DbApiMethod, next_: ExecuteProceed) -> ExecuteProceed:
-    """One step of a chain, built once per connection: a closure over the plugin's bound ``execute``, the method
-    and the next step (measured faster than a link object, and far faster than a keyword ``partial``)."""
-    execute = plugin.execute
-
-    def step(target: object, call: Callable[[], T]) -> T:
-        result: T = execute(method, target, call, next_)
-        return result
-
-    return step
-
-
-def _outer_link(
-    plugin: Plugin, method: DbApiMethod, next_: ExecuteProceed, closed: Callable[[], bool]
-) -> ExecuteProceed:
-    """The outermost step of a chain when it is a plugin's ``execute``: like :func:`_link`, and an error raised
-    after the connection was closed meanwhile becomes one clear "closed" error (see :func:`_closing`)."""
-    execute = plugin.execute
-
-    def step(target: object, call: Callable[[], T]) -> T:
-        try:
-            result: T = execute(method, target, call, next_)
-        except Exception as error:
-            if closed():
-                raise_closed(error)
-            raise
-        return result
-
-    return step
-
-
-def _closing(next_: ExecuteProceed, closed: Callable[[], bool]) -> ExecuteProceed:
-    """The outermost step of a chain: an error raised after the connection was closed meanwhile (close() from
-    another thread) becomes one clear "closed" error. Costs nothing when nothing fails."""
-
-    def step(target: object, call: Callable[[], T]) -> T:
-        try:
-            result: T = next_(target, call)
-        except Exception as error:
-            if closed():
-                raise_closed(error)
-            raise
-        return result
-
-    return step
-
-
-def _handles_errors(plugin: Plugin, method: DbApiMethod) -> bool:
-    return method in getattr(plugin, "error_methods", ()) and overrides(plugin, "on_call_error")
-
-
 def overrides(plugin: Plugin, name: str) -> bool:
     """Whether ``plugin`` takes part in pipeline ``name`` (its class overrides the base method)."""
     return getattr(type(plugin), name) is not getattr(Plugin, name)
@@ -122,8 +68,12 @@ class Pipelines:
         *,
         terminal_is_lock: bool = False,
         guard: Callable[[], CallGuard | None] = lambda: None,
+        chains: ModuleType = _chain_sync,
     ) -> None:
+        """``chains``: the module whose links make the chains, ``_chain_sync`` for sync connections and
+        ``_chain_async`` (coroutine links, error handlers ``on_call_error_async``) for async ones."""
         self.plugins = tuple(plugins)
+        self._chains = chains
         self._closed = closed
         self._network_terminal = network_terminal
         self._network_methods = network_methods
@@ -131,9 +81,7 @@ class Pipelines:
         #: Some plugin wants core's in-flight mark (``marks_calls``).
         self.marks_calls = any(getattr(p, "marks_calls", False) for p in self.plugins)
         #: ``on_call_error`` of the plugins subscribed to each method (``error_methods``), in plugin order.
-        self.error_handlers: dict[DbApiMethod, tuple[ErrorHandler, ...]] = {
-            m: tuple(p.on_call_error for p in self.plugins if _handles_errors(p, m)) for m in DbApiMethod
-        }
+        self.error_handlers: dict[DbApiMethod, tuple[ErrorHandler, ...]] = chains.error_handlers(self.plugins)
         #: Network-bound methods core runs through the connection's :class:`CallGuard` instead of a pipeline:
         #: no plugin subscribes their ``execute``, and the only terminal work is the call lock.
         self.fused: frozenset[DbApiMethod] = frozenset()
@@ -155,43 +103,22 @@ class Pipelines:
         self._connect_cache: dict[tuple[str, int], ConnectProceed] = {}
 
     def _subscribers(self, method: DbApiMethod, *, local: bool) -> list[Plugin]:
-        return [
-            p
-            for p in self.plugins
-            if method in p.subscribed_methods
-            and overrides(p, "execute")
-            and not (local and p.monitors_network)
-        ]
+        subscribes = self._chains.subscribes
+        return [p for p in self.plugins if subscribes(p, method) and not (local and p.monitors_network)]
 
     def _compile(self, method: DbApiMethod, *, local: bool = False) -> ExecuteChain | None:
         network = method in self._network_methods and not local
-        terminal: ExecuteChain | None = self._network_terminal if network else None
-        participants = [
-            p
-            for p in self.plugins
-            if (method in p.subscribed_methods and overrides(p, "execute")) or _handles_errors(p, method)
-        ]
-        if local:
-            participants = [p for p in participants if not p.monitors_network]
-        if not participants and not (network and self.marks_calls):
-            return terminal
-        chain: ExecuteChain = terminal or _terminal
-        for index in range(len(participants) - 1, -1, -1):
-            plugin = participants[index]
-            if _handles_errors(plugin, method):
-                chain = error_link(plugin.on_call_error, method, chain)
-            if method in plugin.subscribed_methods and overrides(plugin, "execute"):
-                outermost = index == 0 and not (network and self.marks_calls)
-                chain = (
-                    _outer_link(plugin, method, chain, self._closed)
-                    if outermost
-                    else _link(plugin, method, chain)
-                )
-                if outermost:
-                    return chain
-        if network and self.marks_calls:
-            chain = mark_link(self._guard, chain)
-        return _closing(chain, self._closed)
+        chain: ExecuteChain | None = self._chains.compile_chain(
+            self.plugins,
+            method,
+            self._network_terminal if network else None,
+            network=network,
+            local=local,
+            marks_calls=self.marks_calls,
+            closed=self._closed,
+            guard=self._guard,
+        )
+        return chain
 
     # -- connect / force_connect -------------------------------------------------------------------------
     def connect_chain(

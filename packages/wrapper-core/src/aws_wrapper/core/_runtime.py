@@ -13,10 +13,12 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any, NoReturn
 
-from ._calls import CallGuard, CallMark, raise_closed
+from . import _chain_sync
+from ._calls import CallMark, raise_closed
+from ._chain_sync import CallGuard
 from ._config import CORE_SETTINGS, DRIVER_MAPPED, CoreConfig
 from ._locks import AbstractLock
 from ._pipeline import ExecuteChain, Pipelines
@@ -136,8 +138,12 @@ class Runtime:
         props: dict[str, Any],
         config: CoreConfig,
         driver: DriverDialect,
+        chains: ModuleType = _chain_sync,
     ) -> None:
+        """``chains``: ``_chain_sync``, or ``_chain_async`` for an async wrapper connection (its pipelines and
+        call guard are coroutines; everything else here is the same)."""
         self.target_connect = target_connect
+        self.chains_module = chains
         self.props: Mapping[str, Any] = MappingProxyType(props)
         self.config = config
         self.driver = driver
@@ -214,6 +220,7 @@ class Runtime:
             closed=self._is_closed,
             terminal_is_lock=timeout is None,
             guard=self._current_guard,
+            chains=self.chains_module,
         )
         self.chains = self.pipelines.execute
         self._renew_guard(self._current)
@@ -248,7 +255,10 @@ class Runtime:
             if conn is not None and status_source is not None:
                 source = status_source(conn)
         lock = None if self.driver.serializes_calls else self.call_lock
-        self.guard = CallGuard(mark, source, lock, pipes.error_handlers, self._is_closed, self._busy)
+        guard: CallGuard = self.chains_module.Guard(
+            mark, source, lock, pipes.error_handlers, self._is_closed, self._busy
+        )
+        self.guard = guard
 
     def _busy(self) -> NoReturn:
         if self.closed:
@@ -614,7 +624,7 @@ class Runtime:
     def force_connect(
         self, host: HostInfo, props: Mapping[str, Any] | None = None, *, skip: Plugin | None = None
     ) -> RawConnection:
-        chain = self.pipelines.connect_chain("force_connect", self._terminal_connect, skip)
+        chain = self.pipelines.connect_chain("force_connect", self._terminal_force_connect, skip)
         return chain(host, self.props if props is None else props, False)
 
     def open_initial(self) -> RawConnection:
@@ -630,16 +640,36 @@ class Runtime:
         except TypeError:  # a connection class without weak references: nothing could be reported
             return None
 
-    def _terminal_connect(self, host: HostInfo, props: Mapping[str, Any], initial: bool) -> RawConnection:
+    def _terminal_force_connect(
+        self, host: HostInfo, props: Mapping[str, Any], initial: bool
+    ) -> RawConnection:
+        """``force_connect`` opens connections the application never sees (monitoring, probing). For an async
+        wrapper connection they are connections of the driver's sync API (``sync_twin`` of the async driver
+        dialect), so that the monitors stay plain threads, independent of any event loop."""
+        twin = getattr(self.driver, "sync_twin", None)
+        if twin is None:
+            return self._terminal_connect(host, props, initial)
+        driver, connect_func = twin()
+        return self._terminal_connect(host, props, initial, driver, connect_func)
+
+    def _terminal_connect(
+        self,
+        host: HostInfo,
+        props: Mapping[str, Any],
+        initial: bool,
+        driver: DriverDialect | None = None,
+        connect_func: Callable[..., Any] | None = None,
+    ) -> RawConnection:
         config = self.config if props is self.props else CoreConfig.parse(props)
+        driver = driver or self.driver
         # for_connect(): connect_timeout as the bound to apply (the default when unset, None for 0 = no limit)
-        args = self.driver.prepare_connect_args(host, self.driver_props(props), config.for_connect())
+        args = driver.prepare_connect_args(host, self.driver_props(props), config.for_connect())
         try:
-            conn = self.driver.connect(self.target_connect, args)
+            conn = driver.connect(connect_func or self.target_connect, args)
         except Exception as error:
             from ._suggest import unknown_setting_error  # a misspelt setting the driver rejected
 
-            unknown = unknown_setting_error(error, args, self.driver.code)
+            unknown = unknown_setting_error(error, args, driver.code)
             if unknown is None:
                 raise
             raise unknown from error

@@ -11,7 +11,7 @@ driver) and may act before, after or around it. The chain for each method is bui
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from .hostinfo import HostInfo, HostRole
@@ -27,6 +27,7 @@ __all__ = [
     "Plugin",
     "PluginFactory",
     "ExecuteProceed",
+    "AsyncExecuteProceed",
     "ConnectProceed",
     "RawConnection",
     "ConnectionChange",
@@ -36,7 +37,7 @@ __all__ = [
 
 #: Version of this ABI, (major, minor). Additions bump the minor: a factory declaring the same major and a minor up
 #: to this one loads (``abi = 1`` means 1.0); another major, or a higher minor, is refused by the registry.
-PLUGIN_ABI: tuple[int, int] = (1, 1)
+PLUGIN_ABI: tuple[int, int] = (1, 2)
 #: Weight meaning "right after the plugin listed before me in ``plugins``".
 RELATIVE_WEIGHT = -1
 
@@ -48,6 +49,12 @@ class ExecuteProceed(Protocol):
     """Hands a DB-API call to the rest of the pipeline."""
 
     def __call__(self, target: object, call: Callable[[], T], /) -> T: ...
+
+
+class AsyncExecuteProceed(Protocol):
+    """ABI 1.2. Hands a DB-API call of an async connection to the rest of the pipeline."""
+
+    def __call__(self, target: object, call: Callable[[], Awaitable[T]], /) -> Awaitable[T]: ...
 
 
 class ConnectProceed(Protocol):
@@ -113,6 +120,33 @@ class Plugin:
         For calls with arguments (``Cursor.execute``, ``executemany``, ``callproc``, ``fetchmany``) ``call`` is a
         :func:`functools.partial`: ``call.args`` holds the SQL text and parameters, for plugins that inspect them."""
         return proceed(target, call)
+
+    async def execute_async(
+        self,
+        method: DbApiMethod,
+        target: object,
+        call: Callable[[], Awaitable[T]],
+        proceed: AsyncExecuteProceed,
+    ) -> T:
+        """ABI 1.2. :meth:`execute` for async connections: ``call()`` returns the driver's awaitable; pass it on
+        with ``return await proceed(target, call)``. Write it once in a ``*_async.py`` module and let
+        ``tools/async_to_sync.py`` generate :meth:`execute` (see docs/async.md).
+
+        The default runs a plugin's sync :meth:`execute` (a plugin built for ABI 1.0 / 1.1) on a worker thread,
+        with the driver call handed back to the event loop: correct, but a thread hop per call."""
+        if type(self).execute is Plugin.execute:
+            return await proceed(target, call)
+        from .aio._bridge import execute_on_worker
+
+        return await execute_on_worker(self, method, target, call, proceed)
+
+    async def on_call_error_async(self, method: DbApiMethod, target: object, error: Exception) -> None:
+        """ABI 1.2. :meth:`on_call_error` for async connections. The default runs :meth:`on_call_error` on a
+        worker thread (a failover opens connections and waits for the topology monitor: nothing of it may block
+        the event loop); the driver calls it makes run on the connection's loop."""
+        from .aio._bridge import run_sync
+
+        await run_sync(self.on_call_error, method, target, error)
 
     def connect(
         self, host: HostInfo, props: Mapping[str, Any], initial: bool, proceed: ConnectProceed

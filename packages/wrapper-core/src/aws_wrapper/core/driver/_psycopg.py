@@ -31,6 +31,7 @@ from .._watchdog import shutdown_socket_fd
 from ..hostinfo import HostInfo
 from ..methods import NETWORK_BOUND_METHODS, DbApiMethod
 from ..plugin import RawConnection
+from . import _psycopg_ops_sync as _ops
 from ._base import ISOLATION_LEVELS
 from ._classify import PSYCOPG_ERRORS
 from ._common import DialectCommon
@@ -54,6 +55,16 @@ def canonical_isolation_level(level: str) -> str:
     if name not in ISOLATION_LEVELS:
         raise ValueError(f"unknown isolation level {level!r}: expected one of {', '.join(ISOLATION_LEVELS)}")
     return name
+
+
+def isolation_args(level: str | None) -> tuple[Any, str | None]:
+    """psycopg's ``IsolationLevel`` member and the SQL name for ``level`` (None: the server's default)."""
+    if level is None:
+        return None, None
+    from psycopg import IsolationLevel
+
+    name = canonical_isolation_level(level)
+    return IsolationLevel[name.replace(" ", "_")], name
 
 
 def _seconds(value: float) -> int:
@@ -154,30 +165,20 @@ class PsycopgDialect(DialectCommon):
         return bool(conn.autocommit)
 
     def set_autocommit(self, conn: RawConnection, value: bool) -> None:
-        conn.autocommit = value
+        _ops.set_autocommit(conn, value)
 
     def get_read_only(self, conn: RawConnection) -> bool:
         return bool(conn.read_only)
 
     def set_read_only(self, conn: RawConnection, value: bool) -> None:
-        conn.read_only = True if value else None  # raises psycopg's ProgrammingError inside a transaction
-        mode = "READ ONLY" if value else "READ WRITE"
-        self._run(conn, f"SET SESSION CHARACTERISTICS AS TRANSACTION {mode}", ())
+        _ops.set_read_only(conn, value)
 
     def get_isolation_level(self, conn: RawConnection) -> str | None:
         level = conn.isolation_level
         return None if level is None else str(level.name).replace("_", " ")
 
     def set_isolation_level(self, conn: RawConnection, level: str | None) -> None:
-        from psycopg import IsolationLevel
-
-        if level is None:
-            conn.isolation_level = None
-            self._run(conn, "SET SESSION default_transaction_isolation TO DEFAULT", ())
-            return
-        name = canonical_isolation_level(level)
-        conn.isolation_level = IsolationLevel[name.replace(" ", "_")]
-        self._run(conn, f"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {name}", ())
+        _ops.set_isolation_level(conn, *isolation_args(level))
 
     # -- control ----------------------------------------------------------------------------------------------
 
@@ -220,18 +221,4 @@ class PsycopgDialect(DialectCommon):
 
     @staticmethod
     def _run(conn: RawConnection, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        from psycopg.rows import tuple_row
-
-        switch = not conn.autocommit and int(conn.info.transaction_status) == _IDLE
-        if switch:
-            conn.autocommit = True  # local in psycopg: no round trip
-        try:
-            with conn.cursor(row_factory=tuple_row) as cur:
-                cur.execute(sql, params or None)
-                return list(cur.fetchall()) if cur.description is not None else []
-        finally:
-            if switch:
-                try:
-                    conn.autocommit = False
-                except Exception:  # refused only when the connection broke meanwhile: it is unusable anyway
-                    logger.debug("could not restore autocommit=False on a psycopg connection", exc_info=True)
+        return _ops.run(conn, sql, params)
