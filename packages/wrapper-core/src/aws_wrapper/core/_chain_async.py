@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ._calls import CallMark, raise_closed
+from ._watchdog import WATCHDOG
+from .errors import QueryTimeoutError
 from .methods import DbApiMethod
 from .plugin import AsyncExecuteProceed, Plugin
 
 if TYPE_CHECKING:
     from ._locks import AbstractLock
+    from ._runtime import Runtime
 
 __all__ = [
     "AsyncCallGuard",
@@ -32,6 +36,9 @@ __all__ = [
     "AsyncExecuteChain",
     "compile_chain",
     "error_handlers",
+    "locked_call",
+    "plain_call",
+    "timed_call",
     "subscribes",
 ]
 
@@ -199,6 +206,58 @@ def _mark_link(guard: Callable[[], AsyncCallGuard | None], next_: AsyncExecuteCh
             mark.since = 0.0
 
     return step
+
+
+# -- terminals: what replaces the bare driver call of network-bound calls -------------------------------------
+
+
+async def plain_call(target: object, call: Callable[[], Awaitable[Any]]) -> Any:
+    return await call()
+
+
+async def locked_call(
+    runtime: Runtime, proceed: AsyncExecuteChain, target: object, call: Callable[[], Awaitable[Any]]
+) -> Any:
+    """Terminal for drivers without a call lock of their own (mysql-connector): one call at a time per wrapper
+    connection, so that close() from another thread can wait for it; a second caller gets a clear error
+    instead of corrupting the protocol stream (mysql-connector connections are not thread-safe)."""
+    lock = runtime.call_lock
+    if not lock.acquire(False):
+        runtime._busy()
+    try:
+        return await proceed(target, call)
+    except Exception as error:
+        if runtime.closed:
+            raise_closed(error)
+        raise
+    finally:
+        lock.release()
+
+
+async def timed_call(
+    timeout: float, runtime: Runtime, target: object, call: Callable[[], Awaitable[Any]]
+) -> Any:
+    """Terminal enforcing ``socket_timeout``: when the call has not returned after ``timeout`` seconds, the shared
+    watchdog thread aborts the connection (the call fails at once) and the failure becomes
+    :class:`QueryTimeoutError`."""
+    conn = runtime.current_connection
+    if conn is None:
+        return await call()
+    token = WATCHDOG.arm(_monotonic() + timeout, partial(runtime.driver.abort, conn))
+    try:
+        result = await call()
+    except Exception as error:
+        if not WATCHDOG.disarm(token):
+            raise QueryTimeoutError(
+                f"network-bound call exceeded socket_timeout={timeout:g}s; the connection was aborted",
+                driver_error=error,
+            ) from error
+        raise
+    except BaseException:
+        WATCHDOG.disarm(token)
+        raise
+    WATCHDOG.disarm(token)
+    return result
 
 
 # -- compiling -------------------------------------------------------------------------------------------------

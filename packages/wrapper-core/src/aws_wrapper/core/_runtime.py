@@ -17,7 +17,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any, NoReturn
 
 from . import _chain_sync
-from ._calls import CallMark, raise_closed
+from ._calls import CallMark
 from ._chain_sync import CallGuard
 from ._config import CORE_SETTINGS, DRIVER_MAPPED, CoreConfig
 from ._locks import AbstractLock
@@ -152,8 +152,9 @@ class Runtime:
         self.closed = False  # set once close() began, from whatever thread; never reset
         self._closed_event = threading.Event()
         self._state_lock = threading.Lock()  # orders close() against installing a new physical connection
-        #: Serializes calls for drivers without a lock of their own (mysql-connector); see ``_guarded_call``.
-        self.call_lock = threading.RLock()
+        #: Serializes calls for drivers without a lock of their own (mysql-connector); see ``locked_call``
+        #: (``_chain_async.py``). Not reentrant for an async connection, so that a second task is refused.
+        self.call_lock: AbstractLock = threading.RLock() if chains is _chain_sync else threading.Lock()
         #: Work on the connection in progress that close() must wait for (see ``hold``); one entry each
         #: (``list.append`` / ``list.pop`` are atomic, so concurrent threads cannot lose an entry).
         self.calls: list[None] = []
@@ -209,9 +210,10 @@ class Runtime:
         terminal: ExecuteChain | None = None
         timeout = self.config.socket_timeout
         if timeout is not None:
-            terminal = partial(_timed_call, timeout, self)
+            terminal = partial(self.chains_module.timed_call, timeout, self)
         if not self.driver.serializes_calls:
-            terminal = partial(_guarded_call, self, terminal or _plain_call)
+            chains = self.chains_module
+            terminal = partial(chains.locked_call, self, terminal or chains.plain_call)
         self.plugins = tuple(plugins)
         self.pipelines = Pipelines(
             plugins,
@@ -699,36 +701,6 @@ class Runtime:
             self._provider.release_resources()  # e.g. detach from a shared topology monitor
         except Exception as exc:
             logger.debug("host list provider release failed: %s", exc)
-
-
-def _plain_call(target: object, call: Callable[[], Any]) -> Any:
-    return call()
-
-
-def _guarded_call(runtime: Runtime, proceed: ExecuteChain, target: object, call: Callable[[], Any]) -> Any:
-    """Terminal for drivers without a call lock of their own (mysql-connector): one call at a time per wrapper
-    connection, so that close() from another thread can wait for it; a second thread gets a clear error
-    instead of corrupting the protocol stream (mysql-connector connections are not thread-safe)."""
-    lock = runtime.call_lock
-    if not lock.acquire(False):
-        runtime._busy()
-    try:
-        return proceed(target, call)
-    except Exception as error:
-        if runtime.closed:
-            raise_closed(error)
-        raise
-    finally:
-        lock.release()
-
-
-def _timed_call(timeout: float, runtime: Runtime, target: object, call: Callable[[], Any]) -> Any:
-    from ._watchdog import run_with_deadline
-
-    conn = runtime.current_connection
-    if conn is None:
-        return call()
-    return run_with_deadline(timeout, partial(runtime.driver.abort, conn), call, "network-bound call")
 
 
 def _initial_host(props: Mapping[str, Any], driver: DriverDialect) -> HostInfo:
