@@ -68,7 +68,9 @@ class AsyncDb:
         kwargs.update(settings)
         return kwargs
 
-    async def connect(self, target: Any = None, via: str = "writer", **settings: Any) -> AsyncAwsWrapperConnection:
+    async def connect(
+        self, target: Any = None, via: str = "writer", **settings: Any
+    ) -> AsyncAwsWrapperConnection:
         """An async wrapper connection (through the writer endpoint by default), autocommit on unless told."""
         settings.setdefault("plugins", "failover")
         autocommit = settings.pop("autocommit", True)
@@ -100,14 +102,22 @@ class AsyncDb:
             import psycopg
 
             with psycopg.connect(
-                host=info["host"], port=info["port"], user=info["user"], dbname=info["dbname"], autocommit=True
+                host=info["host"],
+                port=info["port"],
+                user=info["user"],
+                dbname=info["dbname"],
+                autocommit=True,
             ) as conn:
                 cur = conn.execute(sql)
                 return list(cur.fetchall()) if cur.description is not None else []
         import mysql.connector
 
         link: Any = mysql.connector.connect(
-            host=info["host"], port=info["port"], user=info["user"], database=info["database"], autocommit=True
+            host=info["host"],
+            port=info["port"],
+            user=info["user"],
+            database=info["database"],
+            autocommit=True,
         )
         try:
             cur = link.cursor()
@@ -176,4 +186,6 @@ def _release_after_each_test() -> Iterator[None]:
 
 
 def _failover_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("aws-wrapper-failover") and t.is_alive()]
+    return [
+        t.name for t in threading.enumerate() if t.name.startswith("aws-wrapper-failover") and t.is_alive()
+    ]
