@@ -81,7 +81,12 @@ class AsyncDb:
         return conn
 
     async def one(self, conn: Any, sql: str) -> Any:
-        cur = conn.cursor()
+        if self.is_pg:
+            from psycopg.rows import tuple_row
+
+            cur = conn.cursor(row_factory=tuple_row)  # whatever row factory the test set on the connection
+        else:
+            cur = conn.cursor()
         try:
             await cur.execute(sql)
             row = await cur.fetchone()

@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 
 from ..hostinfo import HostInfo
 from ..methods import ALL_METHODS, DbApiMethod
-from ..plugin import ConnectProceed, ExecuteProceed, Plugin, PluginFactory, RawConnection
+from ..plugin import ConnectProceed, Plugin, PluginFactory, RawConnection
 from ..services import PluginContext
+from ._calls_async import DevCallsAsync
+from ._calls_sync import DevCalls
 
 __all__ = [
     "ConnectCallback",
@@ -154,7 +156,7 @@ class ExceptionSimulatorManager:
         ExceptionSimulatorManager.raise_on_next_call(error, method_name)
 
 
-class DevPlugin(Plugin):
+class DevPlugin(DevCallsAsync, DevCalls):
     """Raises the faults armed through :class:`ExceptionSimulatorManager`. Counts what it injected in
     ``injected``."""
 
@@ -163,14 +165,11 @@ class DevPlugin(Plugin):
     def __init__(self) -> None:
         self.injected = 0
 
-    def execute(
-        self, method: DbApiMethod, target: object, call: Callable[[], T], proceed: ExecuteProceed
-    ) -> T:
+    def _check_call(self, method: DbApiMethod, target: object) -> None:
         if _FAULTS.armed:
             error = _FAULTS.take_call(method, target)
             if error is not None:
                 self._inject(error, method.api_name)
-        return proceed(target, call)
 
     def connect(
         self, host: HostInfo, props: Mapping[str, Any], initial: bool, proceed: ConnectProceed

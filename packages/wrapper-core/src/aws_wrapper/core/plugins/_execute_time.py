@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from typing import TypeVar
 
 from ..methods import ALL_METHODS, DbApiMethod
-from ..plugin import ExecuteProceed, Plugin, PluginFactory
+from ..plugin import Plugin, PluginFactory
 from ..services import PluginContext
+from ._calls_async import ExecuteTimeCallsAsync
+from ._calls_sync import ExecuteTimeCalls
 
 __all__ = ["ExecuteTimePlugin", "ExecuteTimePluginFactory"]
 
@@ -17,7 +17,7 @@ logger = logging.getLogger("aws_wrapper.core.plugins.execute_time_plugin")
 T = TypeVar("T")
 
 
-class ExecuteTimePlugin(Plugin):
+class ExecuteTimePlugin(ExecuteTimeCallsAsync, ExecuteTimeCalls):
     """Times every wrapped DB-API call (including the pipeline below it and the driver).
 
     Read the figures with ``conn.plugin(ExecuteTimePlugin)``: ``counts[method]``, ``totals_ns[method]``,
@@ -32,22 +32,15 @@ class ExecuteTimePlugin(Plugin):
         self.last_ns = 0
         self.last_method: DbApiMethod | None = None
 
-    def execute(
-        self, method: DbApiMethod, target: object, call: Callable[[], T], proceed: ExecuteProceed
-    ) -> T:
-        start = time.perf_counter_ns()
-        try:
-            return proceed(target, call)
-        finally:
-            elapsed = time.perf_counter_ns() - start
-            self.last_ns = elapsed
-            self.last_method = method
-            counts = self.counts
-            counts[method] = counts.get(method, 0) + 1
-            totals = self.totals_ns
-            totals[method] = totals.get(method, 0) + elapsed
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s took %.3f ms", method.api_name, elapsed / 1e6)
+    def _record(self, method: DbApiMethod, elapsed_ns: int) -> None:
+        self.last_ns = elapsed_ns
+        self.last_method = method
+        counts = self.counts
+        counts[method] = counts.get(method, 0) + 1
+        totals = self.totals_ns
+        totals[method] = totals.get(method, 0) + elapsed_ns
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s took %.3f ms", method.api_name, elapsed_ns / 1e6)
 
     def total_ns(self, method: DbApiMethod | None = None) -> int:
         """Time spent in ``method`` (every method when None)."""
