@@ -132,7 +132,10 @@ class AsyncAwsWrapperCursor:
     async def fetchone(self) -> Any:
         if self._gen != self._rt.generation:
             self._stale()
-        return await self._call(self._p_fetchone, _M.CURSOR_FETCHONE, self._raw.fetchone)
+        path = self._p_fetchone
+        if path is None:
+            return await self._raw.fetchone()
+        return await path(self._raw, self._raw.fetchone)
 
     async def fetchmany(self, size: int = 0) -> list[Any]:
         if self._gen != self._rt.generation:
