@@ -188,20 +188,21 @@ def generate(source: Path) -> str:
     return _format(transform(source.read_text(), source.name), target_of(source))
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], root: Path = ROOT) -> int:
     check = "--check" in argv
     stale: list[str] = []
-    for source in sources():
+    found = sources(root)
+    for source in found:
         target = target_of(source)
         text = generate(source)
         current = target.read_text() if target.exists() else None
         if current == text:
             continue
         if check:
-            stale.append(str(target.relative_to(ROOT)))
+            stale.append(str(target.relative_to(root)))
         else:
             target.write_text(text)
-            print(f"generated {target.relative_to(ROOT)}")
+            print(f"generated {target.relative_to(root)}")
     if stale:
         print(
             "stale generated sync modules (run ./dev generate and commit them):\n  " + "\n  ".join(stale),
@@ -209,7 +210,7 @@ def main(argv: list[str]) -> int:
         )
         return 1
     if check:
-        print(f"async_to_sync: {len(sources())} generated sync modules up to date")
+        print(f"async_to_sync: {len(found)} generated sync modules up to date")
     return 0
 
 
