@@ -23,7 +23,6 @@ from aws_wrapper.core.lifecycle import on_release
 from aws_wrapper.core.methods import DbApiMethod
 from aws_wrapper.core.plugin import (
     ConnectProceed,
-    ExecuteProceed,
     HostChange,
     Plugin,
     PluginFactory,
@@ -32,6 +31,8 @@ from aws_wrapper.core.plugin import (
 from aws_wrapper.core.services import PluginContext
 
 from ._common import writer_of
+from ._tracker_calls_async import TrackerCallsAsync
+from ._tracker_calls_sync import TrackerCalls
 
 __all__ = ["ConnectionTracker", "TRACKER", "ConnectionTrackerPlugin", "ConnectionTrackerPluginFactory"]
 
@@ -122,7 +123,7 @@ class ConnectionTracker:
 TRACKER = ConnectionTracker()
 
 
-class ConnectionTrackerPlugin(Plugin):
+class ConnectionTrackerPlugin(TrackerCallsAsync, TrackerCalls):
     subscribed_methods = frozenset({DbApiMethod.CONNECTION_CLOSE})
 
     def __init__(self, context: PluginContext, tracker: ConnectionTracker = TRACKER) -> None:
@@ -139,15 +140,11 @@ class ConnectionTrackerPlugin(Plugin):
         self._observe()
         return conn
 
-    def execute(
-        self, method: DbApiMethod, target: object, call: Callable[[], T], proceed: ExecuteProceed
-    ) -> T:
-        conn = self._ctx.connection.current_connection
-        try:
-            return proceed(target, call)
-        finally:
-            if conn is not None:
-                self._tracker.untrack(conn)
+    def _closing_connection(self) -> RawConnection | None:
+        return self._ctx.connection.current_connection
+
+    def _untrack(self, conn: RawConnection) -> None:
+        self._tracker.untrack(conn)
 
     def notify_host_list_changed(self, changes: Mapping[str, frozenset[HostChange]]) -> None:
         self._observe()
