@@ -42,7 +42,10 @@ def test_session_state_is_set_on_the_server_and_survives_a_failover(pg_cluster: 
         await conn.set_autocommit(True)
         await conn.set_isolation_level("repeatable read")
         conn.row_factory = dict_row
-        assert await _one(conn, "SELECT current_setting('default_transaction_isolation') AS v") == "repeatable read"
+        assert (
+            await _one(conn, "SELECT current_setting('default_transaction_isolation') AS v")
+            == "repeatable read"
+        )
         old = await db.instance(conn)
         await asyncio.to_thread(pg_cluster.crash)
         await asyncio.to_thread(pg_cluster.promote)
@@ -51,7 +54,10 @@ def test_session_state_is_set_on_the_server_and_survives_a_failover(pg_cluster: 
         assert await db.instance(conn) != old
         assert conn.autocommit is True
         assert conn.isolation_level == "REPEATABLE READ"
-        assert await _one(conn, "SELECT current_setting('default_transaction_isolation') AS v") == "repeatable read"
+        assert (
+            await _one(conn, "SELECT current_setting('default_transaction_isolation') AS v")
+            == "repeatable read"
+        )
         cur = await conn.execute("SELECT 7 AS v")
         assert await cur.fetchone() == {"v": 7}  # the driver attribute was set on the new connection too
         await db.close_all()
