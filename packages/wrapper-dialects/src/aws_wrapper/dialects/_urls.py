@@ -65,15 +65,18 @@ PARTITIONS: dict[str, str] = {
     "csp.hci.ic.gov": "aws-iso-f",
 }
 
-_SUFFIX = "|".join(re.escape(s) for s in sorted(PARTITIONS, key=len, reverse=True))
-_ENDPOINT = re.compile(
-    r"^(?P<name>[^.]+(?:\.[^.]+)*?)\."
-    r"(?P<prefix>cluster-custom-|cluster-ro-|cluster-|proxy-|shardgrp-|global-)?"
-    r"(?P<id>[a-z0-9]+)\."
-    r"(?:(?P<region_a>[a-z0-9-]+)\.rds|rds\.(?P<region_b>[a-z0-9-]+))\."
-    rf"(?P<suffix>{_SUFFIX})\.?$",
-    re.IGNORECASE,
-)
+@lru_cache(maxsize=1)
+def _endpoint_pattern() -> re.Pattern[str]:
+    """The RDS endpoint pattern, compiled on first use (an application on IP addresses never needs it)."""
+    suffix = "|".join(re.escape(s) for s in sorted(PARTITIONS, key=len, reverse=True))
+    return re.compile(
+        r"^(?P<name>[^.]+(?:\.[^.]+)*?)\."
+        r"(?P<prefix>cluster-custom-|cluster-ro-|cluster-|proxy-|shardgrp-|global-)?"
+        r"(?P<id>[a-z0-9]+)\."
+        r"(?:(?P<region_a>[a-z0-9-]+)\.rds|rds\.(?P<region_b>[a-z0-9-]+))\."
+        rf"(?P<suffix>{suffix})\.?$",
+        re.IGNORECASE,
+    )
 
 
 @record(frozen=True)
@@ -109,7 +112,7 @@ def parse_endpoint(host: str) -> RdsEndpoint:
     text = host.strip()
     if is_ip_address(text):
         return RdsEndpoint(text, RdsUrlType.IP_ADDRESS)
-    match = _ENDPOINT.match(text)
+    match = _endpoint_pattern().match(text)
     if match is None:
         return RdsEndpoint(text, RdsUrlType.OTHER)
     prefix = (match["prefix"] or "").lower()
