@@ -174,3 +174,21 @@ def test_cancelling_during_a_failover_never_half_switches(pg_cluster: LocalClust
 
     outcomes = asyncio.run(main())
     print(f"\ncancelled at 0 / 5 / 20 ms into a failover: {outcomes}")
+
+
+def test_socket_timeout_aborts_a_hanging_async_call() -> None:
+    from aws_wrapper.core import QueryTimeoutError
+
+    async def main() -> float:
+        conn = await _connect(plugins="", autocommit=True, socket_timeout=1)
+        try:
+            start = asyncio.get_running_loop().time()
+            with pytest.raises(QueryTimeoutError, match="socket_timeout=1"):
+                await conn.execute("SELECT pg_sleep(5)")
+            return asyncio.get_running_loop().time() - start
+        finally:
+            await conn.close()
+
+    elapsed = asyncio.run(main())
+    print(f"\nasync call aborted by socket_timeout=1 after {elapsed:.3f} s")
+    assert 0.9 <= elapsed < 3
