@@ -28,13 +28,14 @@ CHECKED = {
     "aws-wrapper-dialects",
     "aws-wrapper-failover",
     "aws-wrapper-efm",
+    "aws-wrapper-auth-secrets",
     "aws-wrapper-test-thirdparty-plugin",
     "aws-wrapper-test-heavy-plugin",
     "aws-wrapper-test-abi-versions",
 }
 
 #: Plugins of those fixtures that the registry refuses by design (another ABI).
-REFUSED = {"test_wrong_abi", "test_abi_12", "test_abi_20"}
+REFUSED = {"test_wrong_abi", "test_abi_13", "test_abi_20"}
 
 
 def _declared(group: str) -> dict[str, list[EntryPoint]]:
