@@ -29,6 +29,7 @@ CHECKED = {
     "aws-wrapper-failover",
     "aws-wrapper-efm",
     "aws-wrapper-auth-secrets",
+    "aws-wrapper-auth-iam",
     "aws-wrapper-test-thirdparty-plugin",
     "aws-wrapper-test-heavy-plugin",
     "aws-wrapper-test-abi-versions",

@@ -64,6 +64,12 @@ class LocalCluster(ClusterBase):
             reason = missing_reason(self.engine, self.flavour)  # e.g. no aurora plugin: say so up front
             if reason is not None:
                 raise ClusterError(f"cannot start a {self.engine.name!r} cluster: {reason}")
+            if self.iam_config is not None:
+                from .iam import iam_missing
+
+                reason = iam_missing(self.engine.name, self.iam_config.install)
+                if reason is not None:
+                    raise ClusterError(f"cannot start a {self.engine.name!r} cluster in IAM mode: {reason}")
             self._atexit = atexit_hook = _make_atexit(self)
             atexit.register(atexit_hook)
             self._running = True
@@ -92,6 +98,12 @@ class LocalCluster(ClusterBase):
             self._work_dir = self._requested_work_dir.resolve()
             self._work_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self._work_dir, 0o755)  # servers run as their own OS users and must reach their directories
+        if self.iam_config is not None:
+            from .iam import IamSetup
+
+            self._iam = IamSetup(
+                self.iam_config, self._work_dir, block.prefix, block.port, self.engine.name, self.domain
+            )
         nodes = [self._new_node(i) for i in range(1, self.instances + 1)]
         self._layout = Layout(
             work_dir=self._work_dir,
@@ -111,6 +123,9 @@ class LocalCluster(ClusterBase):
         )
         self._endpoints.start(nodes[0], self.cluster_name)
         self._endpoints.write_hosts(nodes)
+        if self._iam is not None:
+            writer, reader = self._endpoints.writer, self._endpoints.reader
+            self._iam.prepare((writer.host, writer.dns_name, reader.host, reader.dns_name), nodes)
         self.engine.init_writer(nodes[0], self._layout)
         for node in nodes[1:]:
             self.engine.add_replica(node, nodes[0], self._layout)
@@ -135,6 +150,8 @@ class LocalCluster(ClusterBase):
                         if proc.poll() is None:  # the engine failed to stop it: kill it with its children
                             _collect(errors, _proc.kill_tree, proc)
             _collect(errors, lambda: self.engine.close())  # looked up inside: teardown goes on without it
+            if self._iam is not None:
+                _collect(errors, self._iam.remove)  # the PAM service file in /etc/pam.d
             if self._work_dir is not None:
                 if self._own_work_dir:
                     _collect(errors, shutil.rmtree, self._work_dir)
@@ -263,6 +280,8 @@ class LocalCluster(ClusterBase):
             try:
                 self._start_proxy(node)
                 self._write_hosts()
+                if self._iam is not None:
+                    self._iam.set_instances(self.layout.nodes)
                 self.engine.add_replica(node, writer, self.layout)
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -294,6 +313,8 @@ class LocalCluster(ClusterBase):
             proxy.stop()
         if node in self.layout.nodes:
             self.layout.nodes.remove(node)
+        if self._iam is not None:
+            self._iam.set_instances(self.layout.nodes)
         shutil.rmtree(node.data_dir.parent, ignore_errors=True)
         self._stale.discard(node.index)
         self._write_hosts()

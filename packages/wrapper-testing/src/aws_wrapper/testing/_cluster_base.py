@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._block import MAX_INSTANCES, AddressBlock
 from ._dns import namespace_available, namespace_command
@@ -24,6 +24,11 @@ from ._footprint import Footprint, footprint
 from ._model import ClusterStatus, Endpoint, Event, InstanceStatus
 from ._proxy import FaultProxy
 from ._registry import load_engine
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .iam import IamConfig, IamSetup
 
 log = logging.getLogger("aws_wrapper.testing")
 
@@ -49,6 +54,7 @@ class ClusterBase:
         domain: str = DEFAULT_DOMAIN,
         database: str = "test",
         block: str | None = None,
+        iam: IamConfig | bool | Mapping[str, Any] | None = None,
     ) -> None:
         if not 1 <= instances <= MAX_INSTANCES:
             raise ClusterError(f"a cluster has 1 to {MAX_INSTANCES} instances, got {instances!r}")
@@ -73,6 +79,12 @@ class ClusterBase:
         self.cluster_name = cluster_name
         self.domain = domain
         self.database = database
+        self.iam_config: IamConfig | None = None
+        if iam is not None and iam is not False:
+            from .iam import IamConfig
+
+            self.iam_config = IamConfig.coerce(iam)
+        self._iam: IamSetup | None = None
         self.events: list[Event] = []
         self._requested_work_dir = Path(work_dir) if work_dir is not None else None
         self._requested_block = block
@@ -92,6 +104,11 @@ class ClusterBase:
     @property
     def running(self) -> bool:
         return self._running
+
+    @property
+    def iam(self) -> IamSetup | None:
+        """IAM mode (``iam=`` keyword): the IAM users, the verifier's log, the PAM service; None when off."""
+        return self._iam
 
     # -- topology and endpoints -------------------------------------------------------------------------------
 
@@ -182,10 +199,13 @@ class ClusterBase:
             raise ClusterError("the cluster is not up")
         return proxy
 
-    def conninfo(self, target: Instance | None = None, *, via: str = "writer") -> dict[str, Any]:
+    def conninfo(
+        self, target: Instance | None = None, *, via: str = "writer", iam: bool = False
+    ) -> dict[str, Any]:
         """Driver keywords for an instance, or for the ``via`` endpoint ("writer" / "reader") when ``target``
         is None: ``host``, ``port``, ``user`` and ``dbname`` (pg, for psycopg) or ``database`` and an empty
-        ``password`` (mysql, for mysql-connector)."""
+        ``password`` (mysql, for mysql-connector). ``iam=True``: the user is the first IAM user (IAM mode) and
+        there is no password (an IAM token is one)."""
         if target is not None:
             ep = self.endpoint(target)
         elif via == "reader":
@@ -195,8 +215,14 @@ class ClusterBase:
         else:
             raise ClusterError(f"via must be 'writer' or 'reader', got {via!r}")
         user, db = self.layout.user, self.layout.database
+        if iam:
+            if self._iam is None:
+                raise ClusterError("this cluster is not in IAM mode (LocalCluster(..., iam=True))")
+            user = self._iam.user
         if self.engine.name == "pg":
             return {"host": ep.host, "port": ep.port, "user": user, "dbname": db}
+        if iam:
+            return {"host": ep.host, "port": ep.port, "user": user, "database": db}
         return {"host": ep.host, "port": ep.port, "user": user, "password": "", "database": db}
 
     def query(
@@ -268,6 +294,11 @@ class ClusterBase:
             "AWS_WRAPPER_CLUSTER_DATABASE": db,
             "AWS_WRAPPER_CLUSTER_HOSTS_FILE": str(self.hosts_file),
         }
+        if self._iam is not None:
+            env.update(
+                AWS_WRAPPER_CLUSTER_IAM_USERS=",".join(self._iam.users),
+                AWS_WRAPPER_CLUSTER_IAM_REGION=self._iam.region,
+            )
         if self.engine.name == "pg":
             env.update(PGHOST=w.host, PGPORT=str(w.port), PGUSER=user, PGDATABASE=db)
         else:
@@ -333,6 +364,8 @@ class ClusterBase:
         node.extra["dns_name"] = dns_name
         node.extra["proxy_host"] = proxy_host
         node.extra["endpoint"] = dns_name if self.instance_ids == "name" else f"{instance_id}.{self.domain}"
+        if self._iam is not None:
+            node.extra.update(self._iam.node_extra())
         return node
 
     def _start_proxy(self, node: Node) -> None:

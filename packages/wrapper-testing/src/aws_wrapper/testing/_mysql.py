@@ -47,6 +47,11 @@ logger = logging.getLogger("aws_wrapper.testing")
 
 #: Node.extra key, "writer" | "replica": decides read_only when start() restarts a node.
 ROLE_KEY = "mysql.role"
+#: Node.extra keys of IAM mode (see ``iam.py``): PAM service, IAM users, the cluster's TLS certificate and key.
+IAM_SERVICE_KEY = "iam.pam_service"
+IAM_USERS_KEY = "iam.users"
+IAM_CERT_KEY = "iam.ssl_cert"
+IAM_KEY_KEY = "iam.ssl_key"
 
 
 class MariaDbEngine:
@@ -131,7 +136,22 @@ class MariaDbEngine:
             self._sync_facts(session, layout)
             if layout.synchronous:
                 session.rows("SET GLOBAL rpl_semi_sync_master_enabled = 1")
+            self._create_iam_users(session, node)
         node.extra[ROLE_KEY] = "writer"
+
+    @staticmethod
+    def _create_iam_users(session: AdminSession, node: Node) -> None:
+        """IAM mode: users authenticated by PAM (the cluster's verifier), with the client account's privileges
+        (no READ_ONLY ADMIN: a write on a replica fails with 1290, as on RDS). Replicated like any DDL."""
+        service = node.extra.get(IAM_SERVICE_KEY)
+        if not service:
+            return
+        for user in (u for u in node.extra.get(IAM_USERS_KEY, "").split(",") if u):
+            if not (msql.is_safe_identifier(user) and msql.is_safe_identifier(service)):
+                raise ClusterError(f"IAM user name {user!r} is not a plain identifier")
+            session.rows(f"CREATE USER '{user}'@'%' IDENTIFIED VIA pam USING '{service}'")
+            session.rows(f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%'")
+            session.rows(f"REVOKE READ_ONLY ADMIN ON *.* FROM '{user}'@'%'")
 
     def add_replica(self, node: Node, source: Node, layout: Layout) -> None:
         """A replica from the pristine template that replays ``source``'s binlog. A node that ran before gets a
@@ -331,6 +351,13 @@ class MariaDbEngine:
             extra.append(f"report-host = {msql.endpoint(node, layout)}")
         if layout.synchronous:
             extra.append(f"rpl-semi-sync-master-timeout = {self.semi_sync_timeout_ms}")
+        if node.extra.get(IAM_SERVICE_KEY):  # IAM mode: PAM (cleartext from the client) over TLS
+            extra += [
+                "plugin-load-add = auth_pam",
+                "pam-use-cleartext-plugin = ON",
+                f"ssl-cert = {node.extra[IAM_CERT_KEY]}",
+                f"ssl-key = {node.extra[IAM_KEY_KEY]}",
+            ]
         return msql.option_file(
             datadir=node.data_dir,
             tmpdir=paths.tmpdir,

@@ -58,6 +58,16 @@ log_line_prefix = '%m [%p] '
 include_if_exists = 'node.conf'
 """
 _HBA = "host all all 127.0.0.0/8 trust\nhost replication all 127.0.0.0/8 trust\n"
+#: IAM mode (``node.extra``, see ``iam.py``): the PAM service and the IAM users of the cluster.
+_IAM_SERVICE = "iam.pam_service"
+_IAM_USERS = "iam.users"
+
+
+def _iam_of(node: Node) -> tuple[str, list[str]] | None:
+    service = node.extra.get(_IAM_SERVICE)
+    if not service:
+        return None
+    return service, [u for u in node.extra.get(_IAM_USERS, "").split(",") if u]
 
 
 def find_bin_dir() -> Path | None:
@@ -305,6 +315,15 @@ class PgEngine:
             f.write(conf)
         with open(node.data_dir / "pg_hba.conf", "a") as f:
             f.write(_HBA)
+        iam = _iam_of(node)
+        if iam is not None:  # first match wins: the IAM users' pam lines go before initdb's trust lines
+            hba = node.data_dir / "pg_hba.conf"
+            lines = "".join(f"host all {user} 127.0.0.0/8 pam pamservice={iam[0]}\n" for user in iam[1])
+            hba.write_text(
+                "# IAM users: RDS IAM tokens checked by aws-wrapper-testing's verifier\n"
+                + lines
+                + hba.read_text()
+            )
         self._launch(node)
         self._writer_id = node.instance_id
         scripts = facts.install_scripts(layout.flavour)
@@ -317,7 +336,43 @@ class PgEngine:
             self.query(node, f'CREATE DATABASE "{layout.database}" STRATEGY = FILE_COPY')
         for script in scripts:
             self.query(node, script)
+        if iam is not None:
+            self._create_iam_users(node, layout, iam[1])
         self._publish(node, layout)
+
+    def _create_iam_users(self, node: Node, layout: Layout, users: list[str]) -> None:
+        """IAM users as on RDS: members of ``rds_iam``, with what an application needs (the database, its
+        public schema, the monitoring views the wrapper's topology queries read)."""
+        from psycopg import sql
+
+        self.query(node, "CREATE ROLE rds_iam NOLOGIN")
+        for user in users:
+            name = sql.Identifier(user)
+            for stmt in (
+                sql.SQL("CREATE ROLE {} LOGIN").format(name),
+                sql.SQL("GRANT rds_iam, pg_monitor TO {}").format(name),
+                sql.SQL("GRANT ALL ON DATABASE {} TO {}").format(sql.Identifier(layout.database), name),
+            ):
+                self._conn(node).execute(stmt)
+        databases = dict.fromkeys((layout.database, "postgres"))
+        for database in databases:
+            with self._connect(node, database) as conn:
+                schemas = [
+                    str(row[0])
+                    for row in conn.execute(
+                        "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname IN ('aurora_sim', 'rds_tools')"
+                    ).fetchall()
+                ]
+                for user in users:
+                    name = sql.Identifier(user)
+                    conn.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(name))
+                    for schema in schemas:  # the emulated facts (aurora_replica_status(), rds_tools.*)
+                        nsp = sql.Identifier(schema)
+                        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(nsp, name))
+                        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(nsp, name))
+                        conn.execute(
+                            sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {} TO {}").format(nsp, name)
+                        )
 
     def add_replica(self, node: Node, source: Node, layout: Layout) -> None:
         self.stop(node)

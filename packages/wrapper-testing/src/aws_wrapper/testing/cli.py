@@ -51,6 +51,16 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--work-dir", help="where the data directories go (default: a new directory in /dev/shm or tmp)"
     )
+    up.add_argument(
+        "--iam",
+        action="store_true",
+        help="IAM mode: IAM database users whose RDS auth tokens the servers verify (needs root, libpam-python)",
+    )
+    up.add_argument(
+        "--iam-user", action="append", default=[], help="IAM database user (repeatable; default iam_user)"
+    )
+    up.add_argument("--iam-region", help="region tokens must be signed for (default: the domain's)")
+    up.add_argument("--iam-moto-url", help="moto server whose STS credentials sign valid tokens too")
     for name, text in (
         ("down", "stop the cluster and remove everything"),
         ("add", "add a reader instance"),
@@ -114,13 +124,8 @@ def _live_state(directory: Path) -> dict[str, Any]:
     return state
 
 
-def _up(ns: argparse.Namespace, directory: Path) -> int:
-    state = _state.read_state(directory)
-    if state is not None:
-        if _state.supervisor_alive(state):
-            raise ClusterError(f"a cluster is already running in {str(directory)!r}; 'down' it first")
-        _state.remove_state(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+def up_config(ns: argparse.Namespace) -> dict[str, Any]:
+    """The ``LocalCluster`` keywords of ``up``'s arguments (sent to the supervisor as JSON)."""
     config: dict[str, Any] = {
         "engine": ns.engine,
         "instances": ns.instances,
@@ -132,6 +137,26 @@ def _up(ns: argparse.Namespace, directory: Path) -> int:
     }
     if ns.work_dir:
         config["work_dir"] = str(Path(ns.work_dir).absolute())
+    if ns.iam or ns.iam_user or ns.iam_region or ns.iam_moto_url:
+        iam: dict[str, Any] = {}
+        if ns.iam_user:
+            iam["users"] = list(ns.iam_user)
+        if ns.iam_region:
+            iam["region"] = ns.iam_region
+        if ns.iam_moto_url:
+            iam["moto_url"] = ns.iam_moto_url
+        config["iam"] = iam or True
+    return config
+
+
+def _up(ns: argparse.Namespace, directory: Path) -> int:
+    state = _state.read_state(directory)
+    if state is not None:
+        if _state.supervisor_alive(state):
+            raise ClusterError(f"a cluster is already running in {str(directory)!r}; 'down' it first")
+        _state.remove_state(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = up_config(ns)
     log_path = directory / _state.LOG_FILE
     argv = [sys.executable, "-m", "aws_wrapper.testing._supervisor", "--state-dir", str(directory)]
     argv += ["--config", json.dumps(config)]
@@ -161,6 +186,12 @@ def _up(ns: argparse.Namespace, directory: Path) -> int:
         print(log_tail(log_path, 30), file=sys.stderr)
         raise ClusterError(f"cluster start failed: {state.get('error')} (log: {log_path})")
     print(ClusterStatus.from_dict(state["status"]).render())
+    env = dict(state.get("env") or {})
+    if env.get("AWS_WRAPPER_CLUSTER_IAM_USERS"):
+        print(
+            f"IAM mode: users {env['AWS_WRAPPER_CLUSTER_IAM_USERS']}, tokens signed for region "
+            f"{env.get('AWS_WRAPPER_CLUSTER_IAM_REGION')} with the fake key 'testing' (or moto's STS keys)"
+        )
     print(f"state dir {directory} (supervisor pid {proc.pid})")
     return 0
 

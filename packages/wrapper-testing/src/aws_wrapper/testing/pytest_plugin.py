@@ -12,6 +12,11 @@ Fixtures:
 
 Markers: ``pg_cluster`` and ``mysql_cluster`` skip a test (with the reason) when that engine cannot run here;
 ``needs_root`` skips it when not running as root. Importing this module starts nothing.
+
+IAM mode: ``pytest.mark.pg_cluster(iam=True)`` (or ``iam=IamConfig(...)``, see ``aws_wrapper.testing.iam``) gives
+the module's cluster IAM database users whose tokens the servers verify; ``local_cluster("mysql", iam=True)``
+likewise. When IAM mode cannot run here (no root, no libpam-python and no way to install it), the test is
+skipped with the reason.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ __all__ = [*_net_fixtures, "local_cluster", "mysql_cluster", "pg_cluster"]
 
 _MARKERS = (
     "pg_cluster(**kwargs): needs a local PostgreSQL cluster (skipped when PostgreSQL cannot run here); "
-    "at module level, LocalCluster keywords for the pg_cluster fixture",
+    "at module level, LocalCluster keywords for the pg_cluster fixture (iam=True: IAM mode)",
     "mysql_cluster(**kwargs): needs a local MariaDB cluster (skipped when MariaDB cannot run here); "
     "at module level, LocalCluster keywords for the mysql_cluster fixture",
     "needs_root: skipped unless the tests run as root",
@@ -52,10 +57,18 @@ def _missing(engine: str) -> str | None:
     return engine_missing(engine)
 
 
-def _skip_unless(engine: str) -> None:
+def _skip_unless(engine: str, kwargs: dict[str, Any] | None = None) -> None:
     reason = _missing(engine)
     if reason is not None:
         pytest.skip(f"local {engine} cluster unavailable: {reason}")
+    iam = (kwargs or {}).get("iam")
+    if iam is not None and iam is not False:
+        from .iam import IamConfig, iam_missing
+
+        config = IamConfig.coerce(iam)
+        reason = iam_missing(engine, True if config is None else config.install)
+        if reason is not None:
+            pytest.skip(f"IAM mode of the local {engine} cluster unavailable: {reason}")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -80,7 +93,7 @@ def local_cluster() -> Iterator[ClusterFactory]:
     made: list[LocalCluster] = []
 
     def make(engine: str = "pg", **kwargs: Any) -> LocalCluster:
-        _skip_unless(engine)
+        _skip_unless(engine, kwargs)
         cluster = LocalCluster(engine, **kwargs)
         made.append(cluster)
         return cluster.up()
@@ -109,7 +122,7 @@ class _Shared:
     def get(self) -> LocalCluster:
         from ._cluster import LocalCluster
 
-        _skip_unless(self.engine)
+        _skip_unless(self.engine, self.kwargs)
         if self.cluster is None or not self.cluster.running:
             cluster = LocalCluster(self.engine, **self.kwargs)
             self.cluster = cluster.up()
