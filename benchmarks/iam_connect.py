@@ -1,6 +1,8 @@
 """IAM authentication: what a connect costs with a cached token, with a cold cache, and without IAM.
 
-On a one-instance local cluster in IAM mode (aws-wrapper-testing) per engine, every figure the median of
+First, the plugin's own client-side cost with a cached token: the machine's PostgreSQL (``trust`` on loopback)
+with ``plugins="iam"`` vs ``plugins=""``, interleaved (target: <= +1 ms per connect). Then, on a one-instance
+local cluster in IAM mode (aws-wrapper-testing) per engine, every figure the median of
 ``--runs`` (default 15, at least 10) connects through the writer endpoint, each connection closed before the next:
 
 * ``trust`` / ``native``: the wrapper (``plugins=""``) as the cluster's client account (PostgreSQL: ``trust``;
@@ -125,6 +127,47 @@ def _engine(name: str, runs: int) -> None:
         release_resources()
 
 
+def _client_overhead(runs: int) -> None:
+    """What the plugin itself adds to a connect once its token is cached: the machine's PostgreSQL (``trust``
+    on loopback, so the token sent as the password is not verified) through the wrapper with ``plugins="iam"``
+    vs ``plugins=""``, interleaved one by one, with the difference per pair."""
+    import psycopg
+
+    from aws_wrapper.core import AwsWrapperConnection
+
+    dsn = os.environ.get("AWS_WRAPPER_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=postgres user=postgres")
+
+    def plain() -> Any:
+        return AwsWrapperConnection.connect(psycopg.Connection.connect, dsn, plugins="", wrapper_dialect="pg")
+
+    def with_iam() -> Any:
+        return AwsWrapperConnection.connect(
+            psycopg.Connection.connect, dsn, plugins="iam", iam_region="us-east-1", wrapper_dialect="pg"
+        )
+
+    try:
+        with_iam().close()  # the token is cached from here on
+        plain().close()
+    except Exception as error:
+        print(f"  client-side overhead: skipped ({type(error).__name__}: {error})")
+        return
+    base: list[float] = []
+    iam: list[float] = []
+    for index in range(2 * runs):
+        first, second = (plain, with_iam) if index % 2 else (with_iam, plain)
+        for fn in (first, second):
+            start = time.perf_counter()
+            fn().close()
+            (iam if fn is with_iam else base).append(time.perf_counter() - start)
+    extra = [a - b for a, b in zip(iam, base)]
+    q = statistics.quantiles(extra, n=4)
+    print(
+        f"  client side, cached token, on a trust server: plugins='iam' {_median_ms(iam)} vs plugins='' "
+        f"{_median_ms(base)}: {statistics.median(extra) * 1000:+.2f} ms per connect "
+        f"(IQR {q[0] * 1000:+.2f} to {q[2] * 1000:+.2f}; target <= +1 ms)"
+    )
+
+
 def main(argv: list[str]) -> int:
     runs = max(MIN_RUNS, int(_option(argv, "runs", "15")))
     engines = [e for e in _option(argv, "engines", "pg,mysql").split(",") if e]
@@ -137,6 +180,7 @@ def main(argv: list[str]) -> int:
     os.environ.update(fake_aws_env())  # the cluster's verifier knows the fake 'testing' key; no EC2 metadata
     status = 0
     print(f"IAM connect times, medians of {runs} (each connection closed before the next)")
+    _client_overhead(runs)
     for name in engines:
         try:
             _engine(name, runs)
