@@ -99,12 +99,15 @@ class _Workers:
                 self._idle += 1
 
     def stop(self, timeout: float = 1.0) -> None:
-        """End the idle workers (busy ones end after their job) and wait up to ``timeout`` for them."""
+        """End the idle workers and wait up to ``timeout`` for them (a busy one ends once idle for ``IDLE_EXIT``
+        seconds, or at the next stop). One stop mark per idle worker, claimed as ``submit`` claims one: a mark
+        sent to a busy worker would let that worker count itself idle after its job, then take the mark and end,
+        and the next job would wait for a worker that no longer exists."""
         with self._lock:
-            threads = list(self._threads)
-            for _ in threads:
+            count, self._idle = self._idle, 0
+            for _ in range(count):
                 self._jobs.put(None)
-            self._idle = 0
+            threads = list(self._threads)
         if timeout <= 0:
             return
         for thread in threads:

@@ -64,8 +64,17 @@ class AsyncAwsWrapperCursor:
         conn = rt.current_connection
         if conn is None or rt.closed:
             raise InterfaceError("the connection is closed")
-        # creating an async driver cursor is not a coroutine (nor a network call): it is not a pipeline call
-        self._raw = raw = conn.cursor(*self._args, **self._kwargs)
+        if getattr(rt.driver, "awaits_cursor", False):
+            # mysql.connector.aio, aiomysql: creating a driver cursor is awaited (and may read from the server):
+            # the first execute creates it, through the call guard (_rebind)
+            self._raw, self._gen = None, -1
+            return
+        # creating a psycopg async cursor is not a coroutine (nor a network call): it is not a pipeline call
+        self._bind(conn.cursor(*self._args, **self._kwargs))
+
+    def _bind(self, raw: Any) -> None:
+        rt = self._rt
+        self._raw = raw
         self._gen = rt.generation
         chains = rt.chains
         guard: AsyncCallGuard | None = rt.guard  # type: ignore[assignment]
@@ -83,6 +92,8 @@ class AsyncAwsWrapperCursor:
     def _stale(self) -> None:
         if self._conn.closed:
             raise InterfaceError("the connection is closed")
+        if self._raw is None:
+            raise InterfaceError("no statement has been executed on this cursor")
         raise InterfaceError(
             "this cursor's results belong to a connection that has been replaced (failover or read/write switch); "
             "execute the statement again"
@@ -90,7 +101,17 @@ class AsyncAwsWrapperCursor:
 
     async def _rebind(self) -> None:
         old = self._raw
-        self._open_raw()
+        rt = self._rt
+        if getattr(rt.driver, "awaits_cursor", False):
+            conn = rt.current_connection
+            if conn is None or rt.closed:
+                raise InterfaceError("the connection is closed")
+            make = partial(conn.cursor, *self._args, **self._kwargs)
+            self._bind(await rt.run_call(_M.CONNECTION_CURSOR, conn, make))
+        else:
+            self._open_raw()
+        if old is None:
+            return
         try:
             await old.close()
         except Exception:
@@ -174,6 +195,8 @@ class AsyncAwsWrapperCursor:
         return await path(self._raw, call)
 
     async def close(self) -> None:
+        if self._raw is None:
+            return
         try:
             await self._raw.close()
         except Exception:

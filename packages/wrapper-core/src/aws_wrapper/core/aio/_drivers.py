@@ -107,11 +107,22 @@ class AsyncPsycopgDialect(PsycopgDialect):
         return None if self._on_loop(conn) else self._sync.connection_lock(conn)
 
 
+def _candidates(loop: asyncio.AbstractEventLoop, every: bool) -> list[DriverDialect]:
+    """The async dialects; without ``every`` the MySQL ones only when their driver is imported (their module is
+    imported on first use)."""
+    found: list[DriverDialect] = [AsyncPsycopgDialect(loop)]
+    if every or "mysql.connector.aio" in sys.modules or "aiomysql" in sys.modules:
+        from ._mysql_drivers import AsyncAioMySqlDialect, AsyncMySqlConnectorDialect
+
+        found += [AsyncMySqlConnectorDialect(loop), AsyncAioMySqlDialect(loop)]
+    return found
+
+
 def async_driver_dialect_for(
     connect_func: Callable[..., Any], loop: asyncio.AbstractEventLoop, forced: str | None = None
 ) -> DriverDialect:
     """The async driver dialect for ``connect_func`` (the driver's async connect function)."""
-    candidates = [AsyncPsycopgDialect(loop)]
+    candidates = _candidates(loop, every=forced is not None)
     if forced is not None:
         for dialect in candidates:
             if dialect.code == forced:
@@ -124,5 +135,5 @@ def async_driver_dialect_for(
     name = getattr(connect_func, "__qualname__", None) or repr(connect_func)
     raise ConfigurationError(
         f"no async driver dialect for {name}: AsyncAwsWrapperConnection.connect takes an async driver's connect "
-        "function, e.g. psycopg.AsyncConnection.connect"
+        "function: psycopg.AsyncConnection.connect, mysql.connector.aio.connect or aiomysql.connect"
     )

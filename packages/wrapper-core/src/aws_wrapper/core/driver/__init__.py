@@ -1,4 +1,4 @@
-"""Driver dialects: psycopg 3 and mysql-connector-python (pure Python and C extension)."""
+"""Driver dialects: psycopg 3, mysql-connector-python (pure Python and C extension) and PyMySQL."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ def _builtin(every: bool = False) -> list[DriverDialect]:
         from ._mysql import MySqlConnectorDialect
 
         found.append(MySqlConnectorDialect())
+    if every or "pymysql" in sys.modules:
+        from ._pymysql import PyMySqlDialect
+
+        found.append(PyMySqlDialect())
     return found
 
 
@@ -54,8 +58,8 @@ def driver_dialect_for(connect_func: Callable[..., Any], forced: str | None = No
         if dialect.matches(connect_func):
             return dialect
     raise ConfigurationError(
-        f"unsupported target driver {_describe(connect_func)}: expected psycopg.Connection.connect or "
-        "mysql.connector.connect (or set wrapper_driver_dialect)"
+        f"unsupported target driver {_describe(connect_func)}: expected psycopg.Connection.connect, "
+        "mysql.connector.connect or pymysql.connect (or set wrapper_driver_dialect)"
     )
 
 

@@ -1,4 +1,5 @@
-"""Driver-level error classification (network / login / read-only) for psycopg 3 and mysql-connector-python.
+"""Driver-level error classification (network / login / read-only) for psycopg 3 and the MySQL drivers
+(mysql-connector-python, PyMySQL, and aiomysql, which raises PyMySQL's errors).
 
 Used until a database dialect provides a finer classifier (a dialect can build a variant with other code lists).
 Differences from upstream, on purpose:
@@ -26,6 +27,7 @@ __all__ = [
     "PSYCOPG_ERRORS",
     "MYSQL_ERRORS",
     "error_chain",
+    "mysql_errno",
 ]
 
 _MAX_CHAIN = 32
@@ -259,17 +261,34 @@ _MYSQL_NETWORK_MESSAGES = (
 )
 _MYSQL_READ_ONLY_MESSAGES = ("--read-only", "--super-read-only", "running in read-only mode")
 _MYSQL_TIMEOUT_CLASSES = frozenset({"ConnectionTimeoutError", "ReadTimeoutError", "WriteTimeoutError"})
-_MYSQL_MODULES = ("mysql.", "_mysql_connector")
+_MYSQL_MODULES = ("mysql.", "_mysql_connector", "pymysql.")
 
 
-def _errno(error: BaseException) -> int | None:
+def mysql_errno(error: BaseException) -> int | None:
+    """The error number of a MySQL driver error: mysql-connector's ``errno``; PyMySQL (and aiomysql) raise
+    ``SomeError(number, message)`` instead."""
     number = getattr(error, "errno", None)
+    if number is None and error.args and _from_module(error, "pymysql."):
+        number = error.args[0]
     return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+
+def _mysql_message(error: BaseException) -> str:
+    args = error.args
+    if (
+        len(args) >= 2
+        and isinstance(args[0], int)
+        and isinstance(args[1], str)
+        and _from_module(error, "pymysql.")
+    ):
+        return args[1].lower()  # PyMySQL: (number, message)
+    return _message(error)
 
 
 class MySqlErrorClassifier(_ChainClassifier):
     """Classifies mysql-connector-python errors, pure Python and C extension (including the extension's raw
-    ``_mysql_connector.MySQLInterfaceError``)."""
+    ``_mysql_connector.MySQLInterfaceError``), and those of PyMySQL and aiomysql (``pymysql.err``) by the same
+    error numbers."""
 
     def __init__(
         self,
@@ -289,19 +308,19 @@ class MySqlErrorClassifier(_ChainClassifier):
             return False
         if _has_class(error, "mysql.", _MYSQL_TIMEOUT_CLASSES):
             return True  # client-side socket timeouts (connection_timeout, read_timeout, write_timeout)
-        number = _errno(error)
+        number = mysql_errno(error)
         if number is not None and number in self.network_errnos:
             return True
         state = _sqlstate(error)
         if state is not None and state.startswith(self.network_sqlstates):
             return True
-        text = _message(error)
+        text = _mysql_message(error)
         return any(m in text for m in _MYSQL_NETWORK_MESSAGES)
 
     def _login_one(self, error: BaseException) -> bool:
         if not _from_module(error, *_MYSQL_MODULES):
             return False
-        number = _errno(error)
+        number = mysql_errno(error)
         if number is not None and number in self.login_errnos:
             return True
         state = _sqlstate(error)
@@ -310,13 +329,13 @@ class MySqlErrorClassifier(_ChainClassifier):
     def _read_only_one(self, error: BaseException) -> bool:
         if not _from_module(error, *_MYSQL_MODULES):
             return False
-        number = _errno(error)
+        number = mysql_errno(error)
         if number is not None and number in self.read_only_errnos:
             return True
         state = _sqlstate(error)
         if state is not None and state.startswith(MYSQL_READ_ONLY_SQLSTATES):
             return True
-        text = _message(error)
+        text = _mysql_message(error)
         if number == _MYSQL_OPTION_PREVENTS_STATEMENT or number is None or number == -1:
             return any(m in text for m in _MYSQL_READ_ONLY_MESSAGES)
         return False

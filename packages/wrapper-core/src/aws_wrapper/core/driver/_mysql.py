@@ -21,6 +21,9 @@ Choices worth knowing:
   ``READ WRITE`` / ``ISOLATION LEVEL ...``, read back from ``@@session.tx_read_only`` / ``@@session.tx_isolation``
   on MariaDB (10.x has no ``transaction_*`` names) and ``@@session.transaction_read_only`` /
   ``@@session.transaction_isolation`` on MySQL 8 (which removed the ``tx_*`` names). Reading them is a query.
+* **network operations** (auxiliary queries, session variables, autocommit, rollback, close) are written once in
+  ``_mysql_ops_async.py``; this dialect uses the generated sync twin ``_mysql_ops_sync.py`` (and the PyMySQL
+  dialect, ``_pymysql.py``, a variant of it), the async dialects the coroutines.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._locks import AbstractLock
 from .._watchdog import shutdown_socket_fd
@@ -43,18 +46,28 @@ from ..plugin import RawConnection
 from ..records import record
 from ._classify import MYSQL_ERRORS
 from ._common import DialectCommon
+from ._mysql_ops_sync import ISOLATION, READ_ONLY, MySqlOps
 from ._psycopg import canonical_isolation_level
 
 if TYPE_CHECKING:
     from .._config import CoreConfig
     from ..services import ErrorClassifier
 
-__all__ = ["MySqlConnectorDialect"]
+__all__ = [
+    "MySqlConnectorDialect",
+    "MySqlDialectBase",
+    "abort_stream",
+    "is_aio_connection",
+    "mark_aborted",
+    "socket_closed",
+    "stream_closed",
+    "stream_socket",
+    "was_aborted",
+]
 
 logger = logging.getLogger("aws_wrapper.core")
 
 _STATUS_AUTOCOMMIT = 0x0002  # SERVER_STATUS_AUTOCOMMIT in the server status flags
-_UNKNOWN_SYSTEM_VARIABLE = 1193
 _MYSQL_NETWORK_BOUND = NETWORK_BOUND_METHODS - {DbApiMethod.CONNECTION_CLOSE, DbApiMethod.CURSOR_CALLPROC}
 
 _POLL_CLOSED = (
@@ -181,12 +194,16 @@ def _is_native(conn: RawConnection) -> bool:
     return hasattr(conn, "_cmysql")
 
 
-class MySqlConnectorDialect(DialectCommon):
-    """mysql-connector-python, pure Python and C extension."""
+class MySqlDialectBase(DialectCommon):
+    """What the MySQL driver dialects share: the engine, error classification, calls serialized by the wrapper
+    (no driver has a lock of its own), and the session settings and auxiliary queries of the ops class ``_ops``
+    (generated from ``_mysql_ops_async.py``). A subclass names its driver and provides the rest."""
+
+    _ops: ClassVar[MySqlOps] = MySqlOps()
 
     @property
     def code(self) -> str:
-        return "mysql-connector-python"
+        raise NotImplementedError
 
     @property
     def engine(self) -> str:
@@ -203,6 +220,63 @@ class MySqlConnectorDialect(DialectCommon):
     @property
     def errors(self) -> ErrorClassifier:
         return MYSQL_ERRORS
+
+    def is_in_transaction(self, conn: RawConnection) -> bool:
+        return self._ops.in_transaction(conn)
+
+    def set_autocommit(self, conn: RawConnection, value: bool) -> None:
+        self._ops.set_autocommit(conn, value)
+
+    def get_read_only(self, conn: RawConnection) -> bool:
+        return self._ops.read_only(conn)
+
+    def set_read_only(self, conn: RawConnection, value: bool) -> None:
+        self._ops.set_read_only(conn, value)
+
+    def get_isolation_level(self, conn: RawConnection) -> str | None:
+        return self._ops.isolation_level(conn)
+
+    def set_isolation_level(self, conn: RawConnection, level: str | None) -> None:
+        self._ops.set_isolation_level(conn, None if level is None else canonical_isolation_level(level))
+
+    @property
+    def serializes_calls(self) -> bool:
+        return False
+
+    def connection_lock(self, conn: RawConnection) -> AbstractLock | None:
+        return None  # MySQL drivers have no lock of their own: the wrapper serializes calls
+
+    def rollback(self, conn: RawConnection) -> None:
+        self._ops.rollback(conn)
+
+    def close(self, conn: RawConnection) -> None:
+        self._ops.close(conn)
+
+    def ping(self, conn: RawConnection, timeout: float) -> bool:
+        try:
+            self.query(conn, "SELECT 1", timeout=timeout)
+        except Exception as error:
+            # An error answer still proves the server is there.
+            return not MYSQL_ERRORS.is_network_error(error)
+        return True
+
+    def _run(self, conn: RawConnection, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        return self._ops.run(conn, sql, params)
+
+    def _variable_names(self, conn: RawConnection) -> tuple[str, str]:
+        """(read-only, isolation) session variable names for the server behind ``conn``."""
+        return self._ops.variable_names(conn)
+
+    def _session_variable(self, conn: RawConnection, which: str) -> Any:
+        return self._ops.read_variable(conn, READ_ONLY if which == "read_only" else ISOLATION)
+
+
+class MySqlConnectorDialect(MySqlDialectBase):
+    """mysql-connector-python, pure Python and C extension."""
+
+    @property
+    def code(self) -> str:
+        return "mysql-connector-python"
 
     def matches(self, connect_func: Callable[..., Any]) -> bool:
         connector = sys.modules.get("mysql.connector")
@@ -261,6 +335,8 @@ class MySqlConnectorDialect(DialectCommon):
         state = _state(conn, create=False)
         if state is not None and state.aborted:
             return True
+        if is_aio_connection(conn):
+            return stream_closed(conn, _aio_writer(conn))
         if _is_native(conn):
             native = conn._cmysql
             if native is None or not native.connected():
@@ -275,61 +351,32 @@ class MySqlConnectorDialect(DialectCommon):
         return fd < 0 or _peer_gone(fd)
 
     def is_in_transaction(self, conn: RawConnection) -> bool:
-        return bool(conn.in_transaction)
+        return bool(conn.in_transaction)  # the same as the ops' in_transaction, without the indirection
 
     def get_autocommit(self, conn: RawConnection) -> bool:
         if _is_native(conn):
             return bool(conn._cmysql.st_server_status() & _STATUS_AUTOCOMMIT)  # local: last server status
-        return bool(conn.cmd_ping()["status_flag"] & _STATUS_AUTOCOMMIT)  # one round trip, no SQL
-
-    def set_autocommit(self, conn: RawConnection, value: bool) -> None:
-        conn.autocommit = value
-
-    def get_read_only(self, conn: RawConnection) -> bool:
-        return bool(int(self._session_variable(conn, "read_only")))
-
-    def set_read_only(self, conn: RawConnection, value: bool) -> None:
-        self._run(conn, f"SET SESSION TRANSACTION {'READ ONLY' if value else 'READ WRITE'}", ())
-
-    def get_isolation_level(self, conn: RawConnection) -> str | None:
-        value = self._session_variable(conn, "isolation")
-        if isinstance(value, (bytes, bytearray)):
-            value = value.decode()
-        return str(value).replace("-", " ").upper() if value else None
-
-    def set_isolation_level(self, conn: RawConnection, level: str | None) -> None:
-        if level is None:
-            names = self._variable_names(conn)
-            try:
-                self._run(conn, f"SET SESSION {names[1]} = DEFAULT", ())
-            except Exception as error:
-                if getattr(error, "errno", None) != _UNKNOWN_SYSTEM_VARIABLE:
-                    raise
-                self._run(conn, f"SET SESSION {self._other_names(names)[1]} = DEFAULT", ())
-            return
-        self._run(conn, f"SET SESSION TRANSACTION ISOLATION LEVEL {canonical_isolation_level(level)}", ())
+        return bool(self._ops.server_status(conn) & _STATUS_AUTOCOMMIT)  # one round trip, no SQL
 
     # -- control ----------------------------------------------------------------------------------------------
 
     def supports_abort(self, conn: RawConnection) -> bool:
+        if is_aio_connection(conn):
+            return stream_socket(_aio_writer(conn)) is not None
         if _is_native(conn):
             return bool(_check_native(conn).abortable)
         return hasattr(conn, "_socket")
 
-    @property
-    def serializes_calls(self) -> bool:
-        return False
-
-    def connection_lock(self, conn: RawConnection) -> AbstractLock | None:
-        return None  # mysql-connector has no lock of its own: the wrapper serializes calls
-
     def abort(self, conn: RawConnection) -> None:
         try:
-            done = self._abort_native(conn) if _is_native(conn) else self._abort_pure(conn)
+            if is_aio_connection(conn):
+                done = abort_stream(_aio_writer(conn))
+            elif _is_native(conn):
+                done = self._abort_native(conn)
+            else:
+                done = self._abort_pure(conn)
             if done:
-                state = _state(conn)
-                assert state is not None
-                state.aborted = True
+                mark_aborted(conn)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "abort of mysql connection %r: %s", conn, "socket shut down" if done else "no-op"
@@ -360,61 +407,70 @@ class MySqlConnectorDialect(DialectCommon):
 
         return shutdown_socket_fd(fd, still_owned)
 
-    def ping(self, conn: RawConnection, timeout: float) -> bool:
-        try:
-            self.query(conn, "SELECT 1", timeout=timeout)
-        except Exception as error:
-            # An error answer still proves the server is there.
-            return not MYSQL_ERRORS.is_network_error(error)
+
+# -- shared with the other MySQL dialects (PyMySQL, the async ones) --------------------------------------------
+
+
+def is_aio_connection(conn: RawConnection) -> bool:
+    """Whether ``conn`` is a ``mysql.connector.aio`` connection. The sync dialect aborts and checks those too: a
+    host monitor (shared by the sync and async connections of one driver code) aborts with its own dialect."""
+    aio = sys.modules.get("mysql.connector.aio.abstracts")
+    cls = getattr(aio, "MySQLConnectionAbstract", None)
+    return isinstance(cls, type) and isinstance(conn, cls)
+
+
+def _aio_writer(conn: RawConnection) -> Any:
+    """The ``asyncio.StreamWriter`` of a ``mysql.connector.aio`` connection (None before connect / after close)."""
+    return getattr(getattr(conn, "_socket", None), "_writer", None)
+
+
+def stream_socket(writer: Any) -> Any:
+    """The socket (asyncio's ``TransportSocket``) under an ``asyncio.StreamWriter``, or None. Safe from any
+    thread: it only reads the transport's extra information."""
+    transport = getattr(writer, "transport", None)
+    if transport is None:
+        return None
+    try:
+        return transport.get_extra_info("socket")
+    except Exception:
+        return None
+
+
+def abort_stream(writer: Any) -> bool:
+    """Shut down the socket under an asyncio stream from any thread, without its event loop: a read waiting on the
+    loop sees the end of the stream at once (the driver's "lost connection" error). Returns True when done."""
+    sock = stream_socket(writer)
+    if sock is None:
+        return False
+    fd = sock.fileno()
+
+    def still_owned(_dup: socket.socket) -> bool:
+        # The transport closes the very socket object it exposes: still open now means the descriptor is its own.
+        return bool(sock.fileno() == fd)
+
+    return shutdown_socket_fd(fd, still_owned)
+
+
+def stream_closed(conn: RawConnection, writer: Any) -> bool:
+    """Without a round trip: whether the connection under an asyncio stream is aborted, closed or gone."""
+    if was_aborted(conn):
         return True
+    sock = stream_socket(writer)
+    return sock is None or socket_closed(sock.fileno())
 
-    # -- helpers ----------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _run(conn: RawConnection, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        was_in_transaction = bool(conn.in_transaction)
-        cursor = conn.cursor(buffered=True, raw=False)
-        try:
-            cursor.execute(sql, tuple(params) if params else None)
-            rows = [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-        except Exception:
-            if not was_in_transaction:
-                try:
-                    if conn.in_transaction:
-                        conn.rollback()
-                except Exception:
-                    logger.debug("rollback after a failed auxiliary query failed", exc_info=True)
-            raise
-        finally:
-            try:
-                cursor.close()
-            except Exception:
-                logger.debug("closing an auxiliary cursor failed", exc_info=True)
-        if not was_in_transaction and conn.in_transaction:
-            conn.commit()  # autocommit is off and the query opened a transaction: do not leave it open
-        return rows
+def mark_aborted(conn: RawConnection) -> None:
+    """Record that this dialect family shut ``conn``'s socket down (``is_closed`` is True from now on)."""
+    state = _state(conn)
+    assert state is not None
+    state.aborted = True
 
-    @staticmethod
-    def _variable_names(conn: RawConnection) -> tuple[str, str]:
-        """(read-only, isolation) session variable names for the server behind ``conn``."""
-        info = str(getattr(conn, "server_info", "") or "")
-        if "mariadb" in info.lower():
-            return "tx_read_only", "tx_isolation"
-        return "transaction_read_only", "transaction_isolation"
 
-    @staticmethod
-    def _other_names(names: tuple[str, str]) -> tuple[str, str]:
-        if names[0].startswith("tx_"):
-            return "transaction_read_only", "transaction_isolation"
-        return "tx_read_only", "tx_isolation"
+def was_aborted(conn: RawConnection) -> bool:
+    state = _state(conn, create=False)
+    return state is not None and state.aborted
 
-    def _session_variable(self, conn: RawConnection, which: str) -> Any:
-        index = 0 if which == "read_only" else 1
-        names = self._variable_names(conn)
-        try:
-            rows = self._run(conn, f"SELECT @@session.{names[index]}", ())
-        except Exception as error:
-            if getattr(error, "errno", None) != _UNKNOWN_SYSTEM_VARIABLE:
-                raise
-            rows = self._run(conn, f"SELECT @@session.{self._other_names(names)[index]}", ())
-        return rows[0][0]
+
+def socket_closed(fd: int) -> bool:
+    """Without a round trip: whether the socket with descriptor ``fd`` is gone, shut down, or closed by the peer."""
+    return fd < 0 or _peer_gone(fd)
