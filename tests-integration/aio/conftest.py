@@ -64,7 +64,8 @@ class AsyncDb:
         if self.is_pg:
             kwargs["dbname"] = info["dbname"]
         else:
-            kwargs.update(database=info["database"], password="", wrapper_dialect=MYSQL_DIALECT)
+            # ssl_disabled: mysql.connector.aio 9.x cannot connect to a server without TLS otherwise (a driver bug)
+            kwargs.update(database=info["database"], password="", wrapper_dialect=MYSQL_DIALECT, ssl_disabled=True)
         kwargs.update(settings)
         return kwargs
 

@@ -63,7 +63,7 @@ async def worker(db: AsyncDb, number: int, ledger: Ledger, stop: asyncio.Event) 
     await conn.close()
 
 
-@pytest.mark.parametrize("engine", ["pg"])
+@pytest.mark.parametrize("engine", ["pg", "mysql"])
 def test_nothing_acknowledged_is_lost_in_asyncio(engine: str, local_cluster: Any) -> None:
     cluster: LocalCluster = local_cluster(engine, instances=3, synchronous=True)
     db = AsyncDb(engine, cluster)
