@@ -65,7 +65,9 @@ class AsyncDb:
             kwargs["dbname"] = info["dbname"]
         else:
             # ssl_disabled: mysql.connector.aio 9.x cannot connect to a server without TLS otherwise (a driver bug)
-            kwargs.update(database=info["database"], password="", wrapper_dialect=MYSQL_DIALECT, ssl_disabled=True)
+            kwargs.update(
+                database=info["database"], password="", wrapper_dialect=MYSQL_DIALECT, ssl_disabled=True
+            )
         kwargs.update(settings)
         return kwargs
 

@@ -51,7 +51,9 @@ def test_async_failover_outside_a_transaction(adb: AsyncDb) -> None:
         return old, new, beat.worst, beat.beats
 
     old, new, worst, beats = asyncio.run(main())
-    print(f"\n{adb.engine} async failover {old} -> {new}: heartbeat worst gap {worst * 1000:.1f} ms over {beats} beats")
+    print(
+        f"\n{adb.engine} async failover {old} -> {new}: heartbeat worst gap {worst * 1000:.1f} ms over {beats} beats"
+    )
     assert old != new
     assert worst < BLOCKED
 
@@ -80,7 +82,9 @@ def test_async_failover_inside_a_transaction(adb: AsyncDb) -> None:
 def test_async_session_state_survives_a_failover(adb: AsyncDb) -> None:
     """autocommit and the isolation level set through the async wrapper are on the new connection after a crash."""
     isolation_sql = (
-        "SELECT current_setting('default_transaction_isolation')" if adb.is_pg else "SELECT @@session.tx_isolation"
+        "SELECT current_setting('default_transaction_isolation')"
+        if adb.is_pg
+        else "SELECT @@session.tx_isolation"
     )
 
     async def main() -> tuple[str, str]:
