@@ -236,8 +236,33 @@ def _mariadb_missing(install: bool) -> str | None:
             _install_pam_tool(tool)
         except ClusterError as exc:
             return f"MariaDB's PAM helper {str(tool)!r} is missing and could not be fetched: {exc}"
+    problem = _let_the_server_run(tool)
+    if problem is not None:
+        return problem
     if shutil.which("openssl") is None:
         return "IAM mode of MariaDB needs the openssl command to make the servers' TLS certificate"
+    return None
+
+
+def _let_the_server_run(tool: Path) -> str | None:
+    """The server runs its PAM helper as its own OS user (``mysql``), so the helper's directory must be reachable
+    by it. Debian's package makes it ``mysql:root`` 0700 in its post-install script; a package reinstall or an
+    unpack by hand leaves ``root:root`` 0700, which fails every PAM login with "using password: NO". Restore the
+    package's ownership (root only); None when the helper is usable."""
+    from ._mysql_proc import mysql_ids
+
+    directory = tool.parent
+    try:
+        uid, _ = mysql_ids()
+        info = directory.stat()
+        if info.st_uid == uid or info.st_mode & 0o001:
+            return None
+        if os.geteuid() != 0:
+            return f"MariaDB's PAM helper directory {str(directory)!r} is not reachable by the server's OS user"
+        os.chown(directory, uid, 0)
+        log.warning("IAM mode: %s given to the server's OS user, as the mariadb-server package does", directory)
+    except (OSError, KeyError, ClusterError) as exc:
+        return f"MariaDB's PAM helper directory {str(directory)!r} cannot be made usable: {exc}"
     return None
 
 
