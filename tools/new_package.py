@@ -3,8 +3,8 @@
     python tools/new_package.py wrapper-foo aws_wrapper.foo [--description TEXT] [--root DIR]
 
 makes packages/wrapper-foo (distribution ``aws-wrapper-foo``, import ``aws_wrapper.foo``, src layout, version.py,
-py.typed, README, CHANGELOG, a first test) and docs/foo.md. ``aws_wrapper`` and ``aws_wrapper.auth`` stay PEP 420
-namespaces: no ``__init__.py`` is written for them.
+py.typed, README, CHANGELOG, a first test) and docs/foo.md. ``aws_wrapper``, ``aws_wrapper.auth`` and
+``aws_wrapper.telemetry`` stay PEP 420 namespaces: no ``__init__.py`` is written for them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "packages" / "_template"
 _DIR = re.compile(r"wrapper-[a-z][a-z0-9]*(-[a-z0-9]+)*")
 _MODULE = re.compile(r"aws_wrapper(\.[a-z_][a-z0-9_]*)+")
-_NAMESPACES = ("aws_wrapper", "aws_wrapper.auth")
+_NAMESPACES = ("aws_wrapper", "aws_wrapper.auth", "aws_wrapper.telemetry")
 
 
 def placeholders(directory: str, module: str, description: str) -> dict[str, str]:
@@ -48,7 +48,8 @@ def create(directory: str, module: str, description: str, root: Path) -> list[Pa
         raise SystemExit(f"invalid directory name {directory!r}: expected wrapper-<name>, e.g. wrapper-foo")
     if not _MODULE.fullmatch(module) or module in _NAMESPACES:
         raise SystemExit(
-            f"invalid module {module!r}: expected aws_wrapper.<name> (or aws_wrapper.auth.<name>)"
+            f"invalid module {module!r}: expected aws_wrapper.<name> (or aws_wrapper.auth.<name>, "
+            "aws_wrapper.telemetry.<name>)"
         )
     target = root / "packages" / directory
     if target.exists():

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+import aws_wrapper.core.telemetry as telemetry_module
 from aws_wrapper.core import AwsWrapperConnection, Plugin, PluginContext, PluginFactory, release_resources
 from aws_wrapper.core.errors import ConfigurationError
 from aws_wrapper.core.host_list import StaticHostListProvider, reported_role
@@ -278,12 +279,16 @@ def _made_factories(split: TelemetryFactory) -> tuple[_Factory, _Factory]:
     return traces, metrics
 
 
-def test_backend_errors_name_the_setting_and_the_value(backends: None) -> None:
+def test_backend_errors_name_the_setting_and_the_value(
+    backends: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a first-party backend that is not installed (otlp and xray are, in the workspace) gets an install hint
+    monkeypatch.setitem(telemetry_module._FIRST_PARTY, "gone", "aws-wrapper-telemetry-gone")
     with pytest.raises(ConfigurationError) as info:
-        telemetry_for({"enable_telemetry": True, "telemetry_traces_backend": "otlp"})
+        telemetry_for({"enable_telemetry": True, "telemetry_traces_backend": "gone"})
     text = str(info.value)
-    assert "invalid value 'otlp' for setting 'telemetry_traces_backend'" in text
-    assert "pip install aws-wrapper-otel" in text
+    assert "invalid value 'gone' for setting 'telemetry_traces_backend'" in text
+    assert "pip install aws-wrapper-telemetry-gone, or aws-wrapper[gone]" in text
     assert "test_a" in text  # the installed ones
     with pytest.raises(
         ConfigurationError,
@@ -414,3 +419,44 @@ def test_static_role_without_a_query_is_what_the_driver_reports() -> None:
     assert provider.get_host_role(_Conn()) is HostRole.WRITER  # a server before PostgreSQL 14
     assert provider.get_host_role(object()) is HostRole.WRITER  # a driver that reports nothing
     assert reported_role(_Conn(in_hot_standby="on")) is HostRole.READER
+
+
+def test_every_call_gets_a_top_level_span_only_when_telemetry_is_on(
+    fake_driver: FakeDriver, use_registry: UseRegistry, backends: None
+) -> None:
+    from aws_wrapper.core import DbApiMethod
+    from aws_wrapper.core._telemetry_calls import CallSpanPlugin
+
+    off = AwsWrapperConnection.connect(fake_connect, host="h", plugins="")
+    assert all(
+        chain is None for chain in off._rt.chains.values()
+    )  # off: today's chains (the bare driver call)
+    assert off._rt.plugins == ()
+    off.close()
+
+    settings: dict[str, Any] = {
+        "enable_telemetry": True,
+        "telemetry_traces_backend": "test_a",
+        "telemetry_metrics_backend": "test_a",
+    }
+    on = AwsWrapperConnection.connect(fake_connect, host="h", plugins="", **settings)
+    assert isinstance(on._rt.plugins[0], CallSpanPlugin)
+    assert on._rt.chains[DbApiMethod.CURSOR_EXECUTE] is not None
+    factory = telemetry_for(settings)
+    assert isinstance(factory, _Factory)
+    cur = on.cursor()
+    factory.log.clear()
+    cur.execute("SELECT 1")
+    assert factory.log[:3] == [
+        "enter Cursor.execute",
+        "Cursor.execute.python_call='Cursor.execute'",
+        "exit Cursor.execute",
+    ]
+    on.close()
+
+    metrics_only = AwsWrapperConnection.connect(
+        fake_connect, host="h", plugins="", enable_telemetry=True, telemetry_metrics_backend="test_a"
+    )
+    assert metrics_only._rt.plugins == ()  # no spans to record: no call-span step
+    assert all(chain is None for chain in metrics_only._rt.chains.values())
+    metrics_only.close()

@@ -1,6 +1,7 @@
 """Repository rules every distribution under packages/ must follow (run as part of the test suite).
 
-* ``aws_wrapper`` and ``aws_wrapper.auth`` are PEP 420 namespaces: nobody ships their ``__init__.py``.
+* ``aws_wrapper``, ``aws_wrapper.auth`` and ``aws_wrapper.telemetry`` are PEP 420 namespaces: nobody ships their
+  ``__init__.py``.
 * Each distribution has ``src/aws_wrapper/<pkg>/version.py`` (its single version source, named by
   ``[tool.hatch.version] path``), ``py.typed``, ``README.md``, ``CHANGELOG.md`` and a page under ``docs/``.
 * The meta-package ``aws-wrapper`` (no code) has extras that name only workspace distributions, and one for each.
@@ -24,7 +25,11 @@ else:  # pragma: no cover - pytest depends on tomli before 3.11
 ROOT = Path(__file__).resolve().parents[3]
 META = "aws-wrapper"
 #: Distributions whose docs page is not docs/<dir without "wrapper-">.md.
-DOC_PAGES = {"wrapper-testing": ("testing.md", "local-cluster.md")}
+DOC_PAGES = {
+    "wrapper-testing": ("testing.md", "local-cluster.md"),
+    "wrapper-telemetry-otel": ("telemetry.md",),
+    "wrapper-telemetry-xray": ("telemetry.md",),
+}
 _REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -46,7 +51,7 @@ def problems(pkg: Path, root: Path) -> list[str]:
     """Everything wrong with distribution directory ``pkg`` (empty when it follows the rules)."""
     found: list[str] = []
     name = pkg.name
-    for namespace in ("aws_wrapper", "aws_wrapper/auth"):
+    for namespace in ("aws_wrapper", "aws_wrapper/auth", "aws_wrapper/telemetry"):
         if (pkg / "src" / namespace / "__init__.py").exists():
             found.append(f"{name}: ships src/{namespace}/__init__.py, which breaks the PEP 420 namespace")
     for required in ("README.md", "CHANGELOG.md"):

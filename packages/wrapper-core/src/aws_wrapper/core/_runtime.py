@@ -193,6 +193,7 @@ class Runtime:
         from .services import PluginContext
         from .telemetry import telemetry_for
 
+        telemetry = telemetry_for(self.props)
         context = PluginContext(
             props=self.props,
             config=self.config,
@@ -204,9 +205,16 @@ class Runtime:
             storage=STORAGE,
             monitors=MONITORS,
             selection=self.selection,
-            telemetry=telemetry_for(self.props),
+            telemetry=telemetry,
         )
         plugins = [factory().create(context) for factory in factories]
+        if telemetry.enabled:  # off: the plugin list, and so every compiled chain, is unchanged
+            from .telemetry import records_traces
+
+            if records_traces(telemetry):  # not for metrics alone
+                from ._telemetry_calls import CallSpanPlugin
+
+                plugins.insert(0, CallSpanPlugin(telemetry))
         terminal: ExecuteChain | None = None
         timeout = self.config.socket_timeout
         if timeout is not None:

@@ -4,14 +4,17 @@ core ships only the no-op implementation, and telemetry distributions (OpenTelem
 Enabling it, per connection, with upstream's settings:
 
 * ``enable_telemetry=True`` and ``telemetry_traces_backend`` / ``telemetry_metrics_backend`` naming a backend that
-  a distribution registers under the entry-point group ``aws_wrapper.telemetry`` (``otlp`` from aws-wrapper-otel,
-  ``xray`` from aws-wrapper-xray, any third-party name; ``none`` turns that signal off). The entry point is loaded
+  a distribution registers under the entry-point group ``aws_wrapper.telemetry`` (``otlp`` from
+  aws-wrapper-telemetry-otel, ``xray`` from aws-wrapper-telemetry-xray, any third-party name; ``none`` turns that
+  signal off). The entry point is loaded
   the first time a connection asks for it and its factory is shared by the whole process; nothing is imported
   (not even ``importlib.metadata``) while telemetry is off.
 * Or ``enable_telemetry=True`` naming no backend, with a factory the application installed for the whole process
   with :func:`install_telemetry_factory`.
 
-Cost when off: one dictionary lookup per connection (:func:`telemetry_for`), nothing per call. Plugins receive
+Cost when off: one dictionary lookup per connection (:func:`telemetry_for`), nothing per call. When on, core also
+opens a top-level span per wrapped DB-API call (named after the method, e.g. ``Cursor.execute``; see
+``_telemetry_calls.py``), inside which plugin spans nest. Plugins receive
 :data:`NULL_TELEMETRY`, whose ``enabled`` is False, so they can skip building attributes; its spans and counters
 are shared no-op objects.
 """
@@ -38,6 +41,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "TELEMETRY_SETTINGS",
     "install_telemetry_factory",
+    "records_traces",
     "telemetry_for",
 ]
 
@@ -47,7 +51,11 @@ logger = logging.getLogger("aws_wrapper.core")
 ENTRY_POINT_GROUP = "aws_wrapper.telemetry"
 
 #: Where first-party backends live, for the "install X" hint.
-_FIRST_PARTY = {"otlp": "aws-wrapper-otel", "xray": "aws-wrapper-xray"}
+_FIRST_PARTY = {
+    "otlp": "aws-wrapper-telemetry-otel",
+    "otel": "aws-wrapper-telemetry-otel",
+    "xray": "aws-wrapper-telemetry-xray",
+}
 _NONE = "none"
 
 
@@ -320,6 +328,13 @@ def telemetry_for(props: Mapping[str, object]) -> TelemetryFactory:
     return factory
 
 
+def records_traces(factory: TelemetryFactory) -> bool:
+    """Whether ``factory`` records spans (False for the no-op one, and for metrics without traces)."""
+    if isinstance(factory, _Split):
+        return factory._traces.enabled
+    return factory.enabled
+
+
 def _installed_names() -> list[str]:
     from .registry import REGISTRY
 
@@ -331,7 +346,11 @@ def _load(setting: str, name: str, config: TelemetryConfig) -> TelemetryFactory:
 
     found = [ep for ep in REGISTRY.entry_points(ENTRY_POINT_GROUP) if ep.name.strip().lower() == name]
     if not found:
-        hint = f" (pip install {_FIRST_PARTY[name]})" if name in _FIRST_PARTY else ""
+        hint = ""
+        if name in _FIRST_PARTY:
+            dist = _FIRST_PARTY[name]
+            extra = dist.removeprefix("aws-wrapper-telemetry-")
+            hint = f" (pip install {dist}, or aws-wrapper[{extra}])"
         raise ConfigurationError(
             f"invalid value {name!r} for setting {setting!r}: no telemetry backend {name!r} is installed{hint}; "
             f"installed backends: {', '.join(_installed_names()) or 'none'}; none turns it off"

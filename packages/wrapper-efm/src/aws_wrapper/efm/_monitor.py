@@ -572,6 +572,13 @@ class HostMonitor:
             slot.aborted = since
             self.driver.abort(conn)
             count += 1
+            owner = slot.owner()
+            notify = getattr(owner, "connection_aborted", None)
+            if notify is not None:  # telemetry of the owning connection (a no-op unless it enables it)
+                try:
+                    notify(self.host)
+                except Exception as exc:
+                    logger.debug("efm: telemetry for an aborted connection failed: %s", exc)
         if count:
             self.aborted += count
             logger.warning("host %s is unresponsive: aborted %d connection(s)", self.host.url, count)

@@ -52,6 +52,9 @@ class HostMonitoringPlugin(Plugin):
         self._monitor: HostMonitor | None = None
         self._monitoring_props: dict[str, Any] | None = None
         self.marks_calls = config.enabled  # core keeps context.connection.call_mark around every network call
+        # Telemetry: counted by the monitor thread when it aborts this connection (never per call).
+        self._telemetry = context.telemetry
+        self._aborted = context.telemetry.counter("host_monitoring.connections.aborted")
 
     # -- connections ----------------------------------------------------------------------------------------
     def connect(
@@ -134,6 +137,16 @@ class HostMonitoringPlugin(Plugin):
                 self._context.props, self.config, self._driver.engine
             )
         return self._context.connector.force_connect(host, props, skip=self)
+
+    def connection_aborted(self, host: HostInfo) -> None:
+        """Called by the monitor's thread after it aborted this connection's call in flight to ``host``: counts
+        ``host_monitoring.connections.aborted`` and records a span ``host monitoring: connection aborted``."""
+        telemetry = self._telemetry
+        if not telemetry.enabled:
+            return
+        self._aborted.inc(attributes={"host": host.url})
+        with telemetry.open_span("host monitoring: connection aborted") as span:
+            span.set_attribute("host", host.url)
 
     def release_resources(self) -> None:
         monitor, slot = self._monitor, self._slot

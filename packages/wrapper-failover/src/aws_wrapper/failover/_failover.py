@@ -39,6 +39,7 @@ from aws_wrapper.core.plugin import (
 )
 from aws_wrapper.core.services import PluginContext, SessionField
 from aws_wrapper.core.settings import Setting
+from aws_wrapper.core.telemetry import FAILOVER_ADDITIONAL_TOP_TRACE
 
 from ._common import (
     RETRY_PAUSE,
@@ -80,6 +81,11 @@ class FailoverPlugin(Plugin):
             else FailoverMode.STRICT_WRITER
         )
         self.failover_count = 0  # completed failovers of this connection (diagnostics)
+        # Telemetry (upstream's span and counter names): used only when a failover happens, never per call.
+        self._telemetry = context.telemetry
+        self._top_trace = (
+            FAILOVER_ADDITIONAL_TOP_TRACE.get(context.props) if context.telemetry.enabled else False
+        )
         if self._active:
             # Not entered per call: core runs the calls inline and hands their errors to on_call_error, and
             # keeps the transaction status sampled before each call in context.connection.call_mark.
@@ -165,6 +171,39 @@ class FailoverPlugin(Plugin):
         return False
 
     def _failover(self, error: Exception, *, network: bool) -> NoReturn:
+        """Run the failover inside a span ``failover to writer host`` / ``failover to replica`` and count it
+        (``writer_failover.*`` / ``reader_failover.*``: triggered, completed.success, completed.failed)."""
+        telemetry = self._telemetry
+        writer = self.resolve_mode() is FailoverMode.STRICT_WRITER
+        prefix = "writer_failover" if writer else "reader_failover"
+        telemetry.counter(prefix + ".triggered.count").inc()
+        name = "failover to writer host" if writer else "failover to replica"
+        outcome: FailoverError
+        with telemetry.open_span(name, top_level=self._top_trace) as span:
+            if telemetry.enabled:
+                host = self._ctx.connection.current_host
+                span.set_attribute("failover.mode", self.resolve_mode().value)
+                span.set_attribute("failover.failed_host", host.url if host is not None else "")
+                span.set_attribute("failover.error", type(error).__name__)
+            try:
+                self._run_failover(error, network=network)
+            except (FailoverSuccessError, TransactionResolutionUnknownError) as done:
+                telemetry.counter(prefix + ".completed.success.count").inc()
+                if telemetry.enabled:
+                    span.set_attribute("failover.success", True)
+                    span.set_attribute("failover.outcome", type(done).__name__)
+                    new_host = self._ctx.connection.current_host
+                    span.set_attribute("failover.new_host", new_host.url if new_host is not None else "")
+                outcome = done
+            except BaseException as failed:
+                telemetry.counter(prefix + ".completed.failed.count").inc()
+                if telemetry.enabled:
+                    span.set_attribute("failover.success", False)
+                    span.set_attribute("failover.outcome", type(failed).__name__)
+                raise
+        raise outcome
+
+    def _run_failover(self, error: Exception, *, network: bool) -> NoReturn:
         ctx = self._ctx
         started = time.monotonic()
         deadline = started + self._config.timeout
