@@ -30,6 +30,7 @@ CHECKED = {
     "aws-wrapper-efm",
     "aws-wrapper-auth-secrets",
     "aws-wrapper-auth-iam",
+    "aws-wrapper-custom-endpoint",
     "aws-wrapper-test-thirdparty-plugin",
     "aws-wrapper-test-heavy-plugin",
     "aws-wrapper-test-abi-versions",

@@ -17,14 +17,20 @@ import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from . import _proc
 from ._block import claim_block
 from ._cluster_base import ClusterBase, Instance, alive
-from ._endpoints import Endpoints
+from ._custom import CustomEndpoints
+from ._endpoints import Endpoints, proxy_host
 from ._engine import Layout, Node, missing_reason
 from ._errors import ClusterError
+from ._model import Endpoint
 from ._registry import default_work_base
+
+if TYPE_CHECKING:
+    from ._rds_api import RdsApi
 
 log = logging.getLogger("aws_wrapper.testing")
 
@@ -123,6 +129,7 @@ class LocalCluster(ClusterBase):
         )
         self._endpoints.start(nodes[0], self.cluster_name)
         self._endpoints.write_hosts(nodes)
+        self._custom = CustomEndpoints(block, self.domain, self._event)
         if self._iam is not None:
             writer, reader = self._endpoints.writer, self._endpoints.reader
             self._iam.prepare((writer.host, writer.dns_name, reader.host, reader.dns_name), nodes)
@@ -137,6 +144,11 @@ class LocalCluster(ClusterBase):
             if not self._running:
                 return
             errors: list[BaseException] = []
+            if self._rds_api is not None:
+                _collect(errors, self._rds_api.stop)
+                self._rds_api = None
+            if self._custom is not None:
+                _collect(errors, self._custom.stop)
             if self._endpoints is not None:
                 _collect(errors, self._endpoints.stop)
             for proxy in self._proxies.values():
@@ -170,6 +182,112 @@ class LocalCluster(ClusterBase):
                 raise ClusterError(
                     f"cluster teardown had {len(errors)} error(s); first: {errors[0]}"
                 ) from errors[0]
+
+    # -- custom endpoints -------------------------------------------------------------------------------------
+    def create_custom_endpoint(
+        self,
+        name: str,
+        static: Iterable[Instance] = (),
+        excluded: Iterable[Instance] = (),
+        type: str = "ANY",
+    ) -> Endpoint:
+        """Add an Aurora custom endpoint: a proxy on its own address and the DNS name
+        ``<name>.cluster-custom-<domain>``, routing to one live member (``static``: only those instances;
+        ``excluded``: every instance but those; ``type`` ``"READER"``: only readers among them). The RDS API
+        stand-in (``rds_api()``) describes it. Custom endpoints stay until ``delete_custom_endpoint`` or ``down``
+        (``reset`` keeps them)."""
+        with self._lock:
+            custom = self._need_custom()
+            endpoint = custom.create(
+                name,
+                self.layout.nodes,
+                static=[self.node(i).instance_id for i in static],
+                excluded=[self.node(i).instance_id for i in excluded],
+                type=type,
+            )
+            try:
+                members = endpoint.members(self.layout.nodes) or [self.writer]
+                custom.start(endpoint, proxy_host, members[0])
+            except BaseException:
+                custom.endpoints.pop(name, None)
+                raise
+            self._write_hosts()
+            self._retarget_custom(delay=0.0)
+            self._event("custom_endpoint_created", name)
+            return endpoint.endpoint
+
+    def modify_custom_endpoint(
+        self,
+        name: str,
+        static: Iterable[Instance] | None = None,
+        excluded: Iterable[Instance] | None = None,
+        type: str | None = None,
+    ) -> Endpoint:
+        """Change a custom endpoint's members (giving ``static`` or ``excluded`` replaces both lists) or type.
+        New connections follow after ``retarget_delay``; open ones stay where they are, as on Aurora."""
+        with self._lock:
+            endpoint = self._need_custom().modify(
+                name,
+                self.layout.nodes,
+                static=None if static is None else [self.node(i).instance_id for i in static],
+                excluded=None if excluded is None else [self.node(i).instance_id for i in excluded],
+                type=type,
+            )
+            self._retarget_custom()
+            self._event("custom_endpoint_modified", name)
+            return endpoint.endpoint
+
+    def delete_custom_endpoint(self, name: str) -> None:
+        with self._lock:
+            self._need_custom().delete(name)
+            self._write_hosts()
+            self._event("custom_endpoint_deleted", name)
+
+    def rds_api(self) -> RdsApi:
+        """The RDS API stand-in for this cluster's custom endpoints (started on first use on 127.0.0.1, stopped
+        by ``down``): ``create_db_cluster_endpoint``, ``describe_db_cluster_endpoints``,
+        ``modify_db_cluster_endpoint`` and ``delete_db_cluster_endpoint`` read and change the same custom
+        endpoints as the methods above. Use ``endpoint_url`` with boto3 (or ``AWS_ENDPOINT_URL_RDS``)."""
+        with self._lock:
+            self._need_custom()
+            if self._rds_api is None:
+                from ._rds_api import RdsApi
+
+                self._rds_api = RdsApi(self._rds_backend).start()
+            return self._rds_api
+
+    def _rds_backend(self, action: str, args: dict[str, Any]) -> Any:
+        from ._rds_api import RdsApiError
+
+        cluster = args.get("cluster")
+        with self._lock:
+            custom = self._need_custom()
+            if action == "describe":
+                if cluster not in (None, self.cluster_name):
+                    return []
+                name = args.get("name")
+                found = [e for e in custom.endpoints.values() if name in (None, e.name)]
+                return [e.describe(self.cluster_name) for e in found]
+            name = str(args["name"])
+            if action == "create":
+                if cluster != self.cluster_name:
+                    raise RdsApiError(404, "DBClusterNotFoundFault", f"DBCluster {cluster} not found")
+                if name in custom.endpoints:
+                    raise RdsApiError(
+                        400, "DBClusterEndpointAlreadyExistsFault", f"DBClusterEndpoint {name} already exists"
+                    )
+                self.create_custom_endpoint(
+                    name, args.get("static") or (), args.get("excluded") or (), args.get("type") or "ANY"
+                )
+            elif name not in custom.endpoints:
+                return None
+            elif action == "modify":
+                self.modify_custom_endpoint(name, args.get("static"), args.get("excluded"), args.get("type"))
+            elif action == "delete":
+                described = custom.get(name).describe(self.cluster_name)
+                self.delete_custom_endpoint(name)
+                return {**described, "Status": "deleting"}
+            return custom.get(name).describe(self.cluster_name)
 
     # -- operations -------------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._block import MAX_INSTANCES, AddressBlock
+from ._custom import CustomEndpoint, CustomEndpoints
 from ._dns import namespace_available, namespace_command
 from ._endpoints import Endpoints, proxy_host
 from ._engine import Engine, Flavour, Layout, Node
@@ -28,6 +29,7 @@ from ._registry import load_engine
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from ._rds_api import RdsApi
     from .iam import IamConfig, IamSetup
 
 log = logging.getLogger("aws_wrapper.testing")
@@ -94,6 +96,8 @@ class ClusterBase:
         self._layout: Layout | None = None
         self._proxies: dict[int, FaultProxy] = {}
         self._endpoints: Endpoints | None = None
+        self._custom: CustomEndpoints | None = None
+        self._rds_api: RdsApi | None = None
         self._writer: Node | None = None
         self._stale: set[int] = set()  # nodes whose data may have diverged (crashed or demoted writers)
         self._override: tuple[str | None, frozenset[str]] = (None, frozenset())
@@ -198,6 +202,21 @@ class ClusterBase:
         if proxy is None:
             raise ClusterError("the cluster is not up")
         return proxy
+
+    @property
+    def custom_endpoints(self) -> dict[str, CustomEndpoint]:
+        """The custom endpoints by name (see ``create_custom_endpoint``)."""
+        return dict(self._need_custom().endpoints)
+
+    def custom_endpoint(self, name: str) -> Endpoint:
+        """The proxy address and DNS name (``<name>.cluster-custom-<domain>``) of a custom endpoint."""
+        return self._need_custom().get(name).endpoint
+
+    def custom_endpoint_members(self, name: str) -> list[str]:
+        """The instance ids a custom endpoint routes to now (its static members, or every instance not
+        excluded), in the cluster's order."""
+        with self._lock:
+            return [n.instance_id for n in self._need_custom().get(name).members(self.layout.nodes)]
 
     def conninfo(
         self, target: Instance | None = None, *, via: str = "writer", iam: bool = False
@@ -334,6 +353,11 @@ class ClusterBase:
             raise ClusterError("the cluster is not up")
         return self._endpoints
 
+    def _need_custom(self) -> CustomEndpoints:
+        if self._custom is None:
+            raise ClusterError("the cluster is not up")
+        return self._custom
+
     def _need_block(self) -> AddressBlock:
         if self._block is None:
             raise ClusterError("the cluster is not up")
@@ -376,7 +400,8 @@ class ClusterBase:
 
     def _write_hosts(self) -> None:
         if self._endpoints is not None:
-            self._endpoints.write_hosts(self.layout.nodes)
+            extra = self._custom.dns_entries() if self._custom is not None else None
+            self._endpoints.write_hosts(self.layout.nodes, extra)
 
     def _live_writer(self) -> Node:
         writer = self.writer
@@ -417,6 +442,13 @@ class ClusterBase:
             readers = [n for n in self.readers if alive(n)]
             self._endpoints.retarget_reader(
                 readers, self._writer, self.retarget_delay if delay is None else delay
+            )
+        self._retarget_custom(delay)
+
+    def _retarget_custom(self, delay: float | None = None) -> None:
+        if self._custom is not None and self._layout is not None:
+            self._custom.retarget(
+                self.layout.nodes, self._writer, alive, proxy_host, self.retarget_delay if delay is None else delay
             )
 
     def _event(self, name: str, instance: str | None, offset: float = 0.0) -> None:

@@ -9,7 +9,7 @@ DNS record whose old answer is still cached. The names (``<cluster>.cluster-<dom
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ._block import AddressBlock
@@ -68,7 +68,9 @@ class Endpoints:
             if proxy is not None:
                 proxy.heal()
 
-    def write_hosts(self, nodes: Sequence[Node]) -> None:
+    def write_hosts(self, nodes: Sequence[Node], extra: Mapping[str, str] | None = None) -> None:
+        """Rewrite the hosts file: the endpoints, the instances and ``extra`` (name -> address, e.g. the
+        custom endpoints)."""
         hosts = self.hosts
         for name in list(hosts.entries):
             hosts.remove(name)
@@ -76,6 +78,8 @@ class Endpoints:
         hosts.add(self.reader.dns_name, self.reader.host)
         for node in nodes:
             hosts.add(node.extra["dns_name"], proxy_host(node))
+        for name, address in (extra or {}).items():
+            hosts.add(name, address)
         hosts.write()
 
     def retarget_writer(self, writer: Node, delay: float) -> None:
