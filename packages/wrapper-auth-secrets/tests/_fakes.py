@@ -12,6 +12,7 @@ from typing import Any, cast
 from aws_wrapper.core.hostinfo import HostInfo
 from aws_wrapper.core.plugin import RawConnection
 from aws_wrapper.core.services import PluginContext
+from aws_wrapper.core.telemetry import NULL_TELEMETRY
 
 
 class LoginFailed(PermissionError):
@@ -29,9 +30,31 @@ class FakeErrors:
         return False
 
 
-def fake_context(props: Mapping[str, Any] | None = None) -> PluginContext:
+class CountingTelemetry:
+    """Telemetry that counts ``inc`` per counter name (the rest is core's no-op)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def counter(self, name: str) -> Any:
+        counts = self.counts
+
+        class _Counter:
+            def inc(self, value: int = 1, attributes: Mapping[str, object] | None = None) -> None:
+                counts[name] = counts.get(name, 0) + value
+
+        return _Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(NULL_TELEMETRY, name)
+
+
+def fake_context(props: Mapping[str, Any] | None = None, telemetry: Any = NULL_TELEMETRY) -> PluginContext:
     return cast(
-        PluginContext, SimpleNamespace(props=dict(props or {}), dialects=SimpleNamespace(errors=FakeErrors()))
+        PluginContext,
+        SimpleNamespace(
+            props=dict(props or {}), dialects=SimpleNamespace(errors=FakeErrors()), telemetry=telemetry
+        ),
     )
 
 

@@ -20,7 +20,7 @@ from aws_wrapper.core.hostinfo import HostInfo
 from aws_wrapper.core.plugin import Plugin
 from aws_wrapper.core.registry import REGISTRY
 
-from ._fakes import FakeServer, LoginFailed, fake_context
+from ._fakes import CountingTelemetry, FakeServer, LoginFailed, fake_context
 
 HOST = HostInfo("db-1", 5432)
 CONFIG = SecretsManagerConfig(secret_id="app/db", region="us-east-1")
@@ -53,6 +53,19 @@ def test_connect_puts_the_secret_into_new_props_without_touching_the_callers() -
     assert conn == ("connection", "app")
     assert server.calls == [{"user": "app", "password": "pw-1", "dbname": "x"}]
     assert props == {"user": "someone", "password": "typed", "passwd": "old", "dbname": "x"}
+
+
+def test_every_fetch_counts_upstreams_metric() -> None:
+    secret = Secret("app", "pw-1")
+    telemetry = CountingTelemetry()
+    plugin = AwsSecretsManagerPlugin(
+        fake_context(telemetry=telemetry), CONFIG, fetch=secret.fetch, cache=SecretCache()
+    )
+    server = FakeServer("app", "pw-1")
+    for _ in range(3):
+        plugin.connect(HOST, {}, True, server.proceed)
+    assert secret.fetches == 1  # cached after the first
+    assert telemetry.counts == {"secrets_manager.fetch_credentials.count": 1}
 
 
 def test_force_connect_authenticates_the_same_way() -> None:

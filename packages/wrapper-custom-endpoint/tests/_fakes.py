@@ -11,6 +11,7 @@ from typing import Any, cast
 from aws_wrapper.core.hostinfo import HostInfo
 from aws_wrapper.core.monitors import MonitorService
 from aws_wrapper.core.services import PluginContext
+from aws_wrapper.core.telemetry import NULL_TELEMETRY
 
 
 class FakeRdsClient:
@@ -75,6 +76,9 @@ def fake_context(
     return cast(
         PluginContext,
         SimpleNamespace(
-            props=dict(props or {}), monitors=monitors or MonitorService(), selection=FakeSelection()
+            props=dict(props or {}),
+            monitors=monitors or MonitorService(),
+            selection=FakeSelection(),
+            telemetry=NULL_TELEMETRY,
         ),
     )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -106,6 +107,31 @@ def test_one_monitor_per_endpoint_and_no_request_per_connect(client: FakeRdsClie
     monitors.stop_all()
 
 
+def test_connects_that_wait_for_the_members_are_counted(client: FakeRdsClient) -> None:
+    counts: dict[str, int] = {}
+
+    class Counter:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def inc(self, value: int = 1, attributes: object = None) -> None:
+            counts[self.name] = counts.get(self.name, 0) + value
+
+    client.error = RuntimeError("AccessDenied")  # no members ever: every connect waits
+    monitors = MonitorService()
+    db = Db()
+    props = {"custom_endpoint_info_refresh_rate_ms": 60_000, "wait_for_custom_endpoint_info_timeout_ms": 50}
+    context = fake_context(props, monitors)
+    context.telemetry = SimpleNamespace(counter=Counter)  # type: ignore[misc]
+    for _ in range(2):
+        plugin = CustomEndpointPluginFactory().create(context)
+        with pytest.raises(Exception, match="AccessDenied"):
+            plugin.connect(HostInfo(CUSTOM, 5432), {}, True, db.proceed)
+    assert counts == {"customEndpoint.waitForInfo.counter": 2}
+    assert db.connects == []
+    monitors.stop_all()
+
+
 def test_timeout_is_a_clear_error(client: FakeRdsClient) -> None:
     client.error = RuntimeError("AccessDenied")
     monitors = MonitorService()
@@ -142,7 +168,9 @@ def test_entry_points_match_the_factory() -> None:
 
     from aws_wrapper.custom_endpoint import SETTINGS
 
-    settings = {ep.name for ep in entry_points(group="aws_wrapper.settings") if ".custom_endpoint" in ep.value}
+    settings = {
+        ep.name for ep in entry_points(group="aws_wrapper.settings") if ".custom_endpoint" in ep.value
+    }
     assert settings == {s.name for s in SETTINGS}
     plugins = {ep.name: ep.value for ep in entry_points(group="aws_wrapper.plugins")}
     assert plugins["custom_endpoint"] == "aws_wrapper.custom_endpoint:CustomEndpointPluginFactory"

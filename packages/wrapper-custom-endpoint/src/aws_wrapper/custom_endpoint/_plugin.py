@@ -33,6 +33,8 @@ class CustomEndpointPlugin(Plugin):
         self.config = config
         self.monitor: CustomEndpointMonitor | None = None
         self._filtering = False
+        #: upstream's metric: connects that had to wait for the endpoint's members
+        self._waits = context.telemetry.counter("customEndpoint.waitForInfo.counter")
 
     def __repr__(self) -> str:
         return f"CustomEndpointPlugin({self.config!r}, monitor={self.monitor!r})"
@@ -57,6 +59,8 @@ class CustomEndpointPlugin(Plugin):
             return proceed(host, props, initial)
         monitor = self._monitor_for(host.host, endpoint.name, self.config.region or endpoint.region)
         if self.config.wait_for_info:
+            if monitor.info is None:
+                self._waits.inc()
             monitor.wait_for_info(self.config.wait_timeout)
         return proceed(host, props, initial)
 

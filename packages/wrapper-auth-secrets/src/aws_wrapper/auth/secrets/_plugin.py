@@ -44,6 +44,7 @@ class AwsSecretsManagerPlugin(Plugin):
         self.config = config
         self._fetch = fetch
         self._cache = cache
+        self._fetches = context.telemetry.counter("secrets_manager.fetch_credentials.count")
 
     def __repr__(self) -> str:
         return f"AwsSecretsManagerPlugin({self.config!r})"
@@ -59,6 +60,7 @@ class AwsSecretsManagerPlugin(Plugin):
         return self._connect(host, props, initial, proceed)
 
     def _fetch_now(self) -> Credentials:
+        self._fetches.inc()  # upstream's metric: one per call to Secrets Manager
         return self._fetch(self.config)
 
     def _connect(
