@@ -18,7 +18,7 @@ from .methods import DbApiMethod
 from .plugin import Plugin
 from .registry import REGISTRY
 from .services import SessionField
-from .session_state import AttributeSessionField, read_field
+from .session_state import AttributeSessionField
 
 __all__ = ["AwsWrapperConnection", "connect"]
 
@@ -151,19 +151,8 @@ class AwsWrapperConnection:
         self.read_only = value
 
     def _set_field(self, field: SessionField, value: object, method: DbApiMethod) -> None:
-        rt = self._rt
-        driver = rt.driver
-
-        def apply() -> None:
-            conn = self._live()  # evaluated late: a plugin may have switched the connection meanwhile
-            state = rt.session.get(field)
-            pristine = state.pristine
-            if not state.changed:
-                pristine = read_field(driver, conn, field)
-            rt._apply(conn, field, value)
-            state.record(value, pristine)
-
-        self._call(method, apply)
+        # rt.set_field reads the current connection when it runs: a plugin may have switched it meanwhile
+        self._call(method, partial(self._rt.set_field, field, value))
 
     # -- plumbing ------------------------------------------------------------------------------------------------
     def _live(self) -> Any:

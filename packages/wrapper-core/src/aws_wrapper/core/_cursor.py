@@ -20,6 +20,7 @@ from .errors import InterfaceError
 from .methods import DbApiMethod
 
 if TYPE_CHECKING:
+    from ._chain_async import AsyncCallGuard
     from ._chain_sync import CallGuard
     from ._connection import AwsWrapperConnection
     from ._pipeline import ExecuteChain
@@ -107,12 +108,7 @@ class AwsWrapperCursor:
         self._p_next = _path(chains, fused, guard, _M.CURSOR_NEXT)
 
     def _stale(self) -> None:
-        if self._conn.closed:
-            raise InterfaceError("the connection is closed")
-        raise InterfaceError(
-            "this cursor's results belong to a connection that has been replaced (failover or read/write switch); "
-            "execute the statement again"
-        )
+        raise stale_error(self._conn.closed)
 
     def _rebind(self) -> None:
         old = self._raw
@@ -280,12 +276,24 @@ def _next_row(raw: Any) -> Any:
     return row
 
 
+def stale_error(closed: bool) -> InterfaceError:
+    """What fetching from a cursor whose physical connection was replaced (or closed) raises; sync and async."""
+    if closed:
+        return InterfaceError("the connection is closed")
+    return InterfaceError(
+        "this cursor's results belong to a connection that has been replaced (failover or read/write switch); "
+        "execute the statement again"
+    )
+
+
 def _path(
     chains: Mapping[DbApiMethod, ExecuteChain | None],
     fused: frozenset[DbApiMethod],
-    guard: CallGuard | None,
+    guard: CallGuard | AsyncCallGuard | None,
     method: DbApiMethod,
 ) -> ExecuteChain | None:
+    """The call path of ``method``: the pipeline, the guard (as ``(target, call)``), or None (the driver call).
+    Serves the async cursor too (its chains and guard are coroutines)."""
     chain = chains[method]
     if chain is not None or guard is None or method not in fused:
         return chain

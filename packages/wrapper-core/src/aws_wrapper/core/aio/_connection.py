@@ -17,7 +17,7 @@ from ..errors import InterfaceError
 from ..methods import DbApiMethod
 from ..plugin import Plugin
 from ..services import SessionField
-from ..session_state import AttributeSessionField, CustomSessionField, read_field
+from ..session_state import AttributeSessionField, CustomSessionField
 from ._bridge import run_sync
 from ._cursor import AsyncAwsWrapperCursor
 from ._drivers import async_driver_dialect_for
@@ -169,19 +169,10 @@ class AsyncAwsWrapperConnection:
         await run_sync(rt.set_field, key, value)
 
     async def _set_field(self, field: SessionField, value: object, method: DbApiMethod) -> None:
+        # rt.set_field reads the current connection when it runs (on a worker thread: the driver call it makes
+        # goes to this connection's loop)
         rt = self._rt
-        driver = rt.driver
-
-        def apply() -> None:
-            conn = self._live()  # evaluated late: a plugin may have switched the connection meanwhile
-            state = rt.session.get(field)
-            pristine = state.pristine
-            if not state.changed:
-                pristine = read_field(driver, conn, field)
-            rt._apply(conn, field, value)
-            state.record(value, pristine)
-
-        await rt.run_call(method, rt.current_connection, partial(run_sync, apply))
+        await rt.run_call(method, rt.current_connection, partial(run_sync, rt.set_field, field, value))
 
     # -- plumbing ------------------------------------------------------------------------------------------------
     def _live(self) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from .._cursor import _path, stale_error
 from ..errors import InterfaceError
 from ..methods import DbApiMethod
 
@@ -90,14 +91,9 @@ class AsyncAwsWrapperCursor:
         self._p_fetchall = _path(chains, fused, guard, _M.CURSOR_FETCHALL)
 
     def _stale(self) -> None:
-        if self._conn.closed:
-            raise InterfaceError("the connection is closed")
-        if self._raw is None:
+        if self._raw is None and not self._conn.closed:
             raise InterfaceError("no statement has been executed on this cursor")
-        raise InterfaceError(
-            "this cursor's results belong to a connection that has been replaced (failover or read/write switch); "
-            "execute the statement again"
-        )
+        raise stale_error(self._conn.closed)
 
     async def _rebind(self) -> None:
         old = self._raw
@@ -225,15 +221,3 @@ class AsyncAwsWrapperCursor:
 
     def __repr__(self) -> str:
         return f"<AsyncAwsWrapperCursor of {self._conn!r}>"
-
-
-def _path(
-    chains: dict[DbApiMethod, Any], fused: frozenset[DbApiMethod], guard: Any, method: DbApiMethod
-) -> _Path | None:
-    """The call path of ``method``: the pipeline, the guard (as ``(target, call)``), or None (the driver call)."""
-    chain = chains[method]
-    if chain is not None:
-        return chain  # type: ignore[no-any-return]
-    if guard is not None and method in fused:
-        return partial(guard.run, method)
-    return None
