@@ -138,6 +138,7 @@ def test_plugin_found_by_code_and_by_every_spelling(site: FakeSite) -> None:
         ("host_monitoring_v2", "aws-wrapper-efm"),
         ("iam", "aws-wrapper-auth-iam"),
         ("awsSecretsManager", "aws-wrapper-auth-secrets"),
+        ("iamAuth", "aws-wrapper-auth-iam"),
         ("federatedAuth", "aws-wrapper-auth-federated"),
         ("okta", "aws-wrapper-auth-okta"),
         ("readWriteSplitting", "aws-wrapper-rws"),

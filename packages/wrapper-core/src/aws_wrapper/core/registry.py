@@ -78,6 +78,7 @@ _FIRST_PARTY = {
     "efm": "aws-wrapper-efm",
     "efm2": "aws-wrapper-efm",
     "iam": "aws-wrapper-auth-iam",
+    "iamauth": "aws-wrapper-auth-iam",
     "awssecretsmanager": "aws-wrapper-auth-secrets",
     "federatedauth": "aws-wrapper-auth-federated",
     "okta": "aws-wrapper-auth-okta",
